@@ -1,0 +1,161 @@
+"""All configuration, from `LTB_*` environment variables (and `DASHSCOPE_API_KEY`).
+
+Every field is documented in `.env.example`; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SINGAPORE_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+BEIJING_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+
+
+class Settings(BaseSettings):
+    # Blank values mean "the default", so a copied .env.example changes nothing.
+    model_config = SettingsConfigDict(
+        env_prefix="LTB_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    # --- profile and home -------------------------------------------------------------
+    profile: Literal["embedded", "production"] = "embedded"
+    home: Path = Path(".ltb")
+
+    # --- provider -----------------------------------------------------------------------
+    dashscope_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DASHSCOPE_API_KEY", "LTB_DASHSCOPE_API_KEY")
+    )
+    provider_base_url: str = SINGAPORE_BASE_URL
+    model: str = "qwen3-livetranslate-flash"
+    provider_connect_timeout_s: float = 10.0
+    provider_first_byte_timeout_s: float = 120.0
+    provider_total_timeout_s: float = 900.0
+    provider_max_attempts: int = Field(default=6, ge=1, le=20)
+    provider_backoff_base_s: float = 1.0
+    provider_backoff_max_s: float = 60.0
+    # inline: every payload as a data URI; url: always by presigned URL; auto: URL only
+    # when the data URI would exceed the provider's 10,485,760-character limit.
+    payload_delivery: Literal["auto", "inline", "url"] = "auto"
+
+    # --- account quota (shared by every worker) ----------------------------------------
+    quota_rpm: int = Field(default=100, ge=1)
+    quota_tpm: int = Field(default=100_000, ge=1)
+    quota_headroom: float = Field(default=0.97, gt=0, le=1)
+
+    # --- planning ---------------------------------------------------------------------------
+    input_safety_margin: float = Field(default=0.05, ge=0, lt=0.5)
+    output_safety_margin: float = Field(default=0.10, ge=0, lt=0.5)
+    dub_length_factor: float = Field(default=1.15, ge=1.0, le=2.0)
+    text_tokens_per_speech_s: float = Field(default=4.0, gt=0)
+    target_chunk_s: float = Field(default=0.0, ge=0)
+
+    # --- untrusted media caps -------------------------------------------------------------
+    max_source_bytes: int = 8 * 1024**3
+    max_duration_s: float = 6 * 3600.0
+    max_video_pixels: int = 8192 * 8192
+    decode_timeout_s: float = 1800.0
+
+    # --- outputs ----------------------------------------------------------------------------
+    max_speed: float = Field(default=1.25, ge=1.0, le=1.5)
+    loudness_lufs: float = -23.0
+    true_peak_dbtp: float = -1.0
+    concurrency: int = Field(default=4, ge=1, le=64)
+
+    # --- pricing ---------------------------------------------------------------------------
+    price_table_file: Path | None = None
+
+    # --- service: database, broker, limiter ---------------------------------------------
+    # Empty means the embedded profile's SQLite file under `home`.
+    database_url: str = ""
+    # Empty means the embedded profile's broker: a folder under `home`, no server needed.
+    broker_url: str = ""
+    # The account-wide rate limiter's Redis; empty means the broker's, when that is Redis.
+    redis_url: str = ""
+    # A Celery visibility timeout longer than any task's hard limit (DESIGN.md).
+    task_soft_time_limit_s: int = 1500
+    task_time_limit_s: int = 1800
+    broker_visibility_timeout_s: int = 3600
+    # How long a chunk's claim lasts before the reaper hands it to another worker.
+    chunk_lease_s: int = 600
+    reaper_interval_s: float = 30.0
+    # Queued work that has not moved for this long, with the queue empty, lost its message.
+    reaper_stale_s: float = 60.0
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+
+    # --- service: object storage ----------------------------------------------------------
+    # Empty means AWS; set it for MinIO, Alibaba OSS or a local S3 server.
+    s3_endpoint_url: str = ""
+    # The endpoint presigned URLs name, when clients reach storage by another name.
+    s3_public_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    output_bucket: str = "ltb-outputs"
+    # Where the service keeps chunk payloads and results: s3://bucket/prefix/
+    work_prefix: str = "s3://ltb-outputs/_work/"
+    presign_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Embedded profile: s3://bucket/key is stored as <storage_root>/bucket/key.
+    storage_root: Path = Path(".ltb/objects")
+    scratch_dir: Path = Path(".ltb/scratch")
+    # Sources cached on a worker's disk, least recently used evicted past this size.
+    scratch_cache_max_bytes: int = 20 * 1024**3
+
+    # --- service: API -----------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # --- webhooks -----------------------------------------------------------------------------
+    # Callback URLs on private, loopback or link-local addresses are refused unless allowed.
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # How long a webhook is retried (with backoff) before it is given up.
+    webhook_retry_window_s: float = Field(default=24 * 3600.0, gt=0)
+    # The first retry's delay; each later one doubles, up to an hour.
+    webhook_backoff_base_s: float = Field(default=10.0, gt=0)
+    # The most jobs one batch may create (sources x targets).
+    max_batch_jobs: int = Field(default=50_000, ge=1)
+
+    # --- client commands (ltb submit, status, usage) --------------------------------------
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: SecretStr | None = None
+    # Where `ltb submit` uploads local files before submitting them: s3://bucket/prefix/
+    upload_prefix: str = ""
+
+    # --- emulator ---------------------------------------------------------------------------
+    emulator_api_key: str | None = None
+
+    @property
+    def provider_key(self) -> str | None:
+        key = self.dashscope_api_key
+        return key.get_secret_value() if key else None
+
+    @property
+    def database(self) -> str:
+        """The SQLAlchemy URL: plain postgresql:// URLs are read with psycopg 3."""
+        url = self.database_url or f"sqlite:///{self.home / 'ltb.sqlite3'}"
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url[len(plain) :]
+        return url
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def limiter_redis_url(self) -> str | None:
+        """Redis for the shared limiter: LTB_REDIS_URL, else the broker when it is Redis."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker.startswith(("redis://", "rediss://")):
+            return self.broker
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,42 @@
+"""Every setting is documented in .env.example, and nothing documented is unknown."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ltb.settings import Settings
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+
+
+def _documented() -> set[str]:
+    names = set()
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^([A-Z][A-Z0-9_]*)=", line)
+        if match:
+            names.add(match.group(1))
+    return names
+
+
+def _variable(field: str) -> str:
+    return "DASHSCOPE_API_KEY" if field == "dashscope_api_key" else f"LTB_{field.upper()}"
+
+
+def test_env_example_documents_every_setting_and_only_those() -> None:
+    expected = {_variable(name) for name in Settings.model_fields}
+    assert _documented() == expected
+
+
+def test_env_example_shows_the_defaults(monkeypatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("LTB_") or name == "DASHSCOPE_API_KEY":
+            monkeypatch.delenv(name)
+    defaults = Settings(_env_file=None).model_dump()
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if match:
+            monkeypatch.setenv(match.group(1), match.group(2))
+    assert Settings(_env_file=None).model_dump() == defaults
