@@ -1,0 +1,1 @@
+"""Untrusted media: opening it safely, probing it, decoding its audio, mapping its speech."""

@@ -1,0 +1,83 @@
+"""Opening media that nobody vouches for.
+
+ffmpeg can follow references inside a file (HLS playlists, concat lists, network URLs).
+Every container is opened with the file protocol only and a short list of demuxers, so
+a crafted file cannot make the service open anything else (DESIGN.md "Security rules").
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import av
+import av.container
+
+from ltb.errors import MediaError
+
+# Demuxers for the media a translation library holds; nothing that reads other files.
+ALLOWED_DEMUXERS = ",".join(
+    [
+        "mov,mp4,m4a,3gp,3g2,mj2",
+        "matroska,webm",
+        "wav",
+        "mp3",
+        "ogg",
+        "flac",
+        "aac",
+        "avi",
+        "mpegts",
+        "asf",
+        "flv",
+        "w64",
+        "aiff",
+    ]
+)
+
+SAFE_CONTAINER_OPTIONS = {
+    "protocol_whitelist": "file",
+    "format_whitelist": ALLOWED_DEMUXERS,
+}
+
+# OpenCV's own ffmpeg reads this before every VideoCapture; "key;value" pairs, "|"-separated.
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "protocol_whitelist;file")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+
+def open_media(path: Path) -> av.container.InputContainer:
+    """Opens `path` for reading with only the file protocol and the allowed demuxers."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise MediaError(
+            f"cannot read {path.name}: {exc.strerror}", code="source_not_found"
+        ) from exc
+    if size == 0:
+        raise MediaError(f"{path.name} is empty (0 bytes)", code="empty_file")
+    try:
+        return av.open(str(path), mode="r", container_options=SAFE_CONTAINER_OPTIONS)
+    except av.error.FFmpegError as exc:
+        raise MediaError(
+            f"{path.name} is not a readable audio or video file ({exc.strerror or 'unknown format'}); "
+            "supported containers: mp4/mov, mkv/webm, wav, mp3, ogg, flac, aac, avi, ts",
+            code="unsupported_media",
+        ) from exc
+
+
+class DecodeDeadline:
+    """Stops a decode that runs longer than the cap for untrusted media."""
+
+    def __init__(self, limit_s: float, *, what: str) -> None:
+        self._ends_at = time.monotonic() + limit_s
+        self._limit_s = limit_s
+        self._what = what
+
+    def check(self) -> None:
+        if time.monotonic() > self._ends_at:
+            raise MediaError(
+                f"decoding {self._what} took longer than {self._limit_s:.0f} s; "
+                "the file may be malformed, or raise LTB_DECODE_TIMEOUT_S",
+                code="decode_timeout",
+            )

@@ -1,0 +1,1 @@
+"""The workers: one job's journey from source to outputs."""
