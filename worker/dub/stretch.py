@@ -1,0 +1,81 @@
+"""Pitch-preserving time stretch of one dub segment to its placed length."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+from av.audio.frame import AudioFrame
+from av.filter import Graph
+
+from worker.dub.pcm import SAMPLE_RATE_HZ, FloatSamples
+
+# ffmpeg's atempo (WSOLA-style overlap-add) through PyAV's filter graph: it ships inside the
+# PyAV wheel, keeps pitch, and takes the 1.0–1.5 range in a single stage, so there is no
+# hand-written DSP to maintain. rubberband would sound better but is not available here.
+_FRAME_SAMPLES = 4_096
+# atempo holds back up to a window of audio and emits nothing for inputs under ~40 ms;
+# trailing silence flushes the tail through, and is trimmed off again below.
+_FLUSH_PAD_SAMPLES = SAMPLE_RATE_HZ // 10
+# Below this the speed-up changes the length by under a few samples even for a long dub.
+_UNITY_TOLERANCE = 1e-6
+
+
+def stretch_to_length(*, samples: FloatSamples, speed: float, length: int) -> FloatSamples:
+    """Play `samples` `speed` times faster, pitch kept, then trim/pad to exactly `length`."""
+    if length < 0:
+        raise ValueError(f"length must be >= 0, got {length}")
+    if not 1.0 - _UNITY_TOLERANCE <= speed <= 2.0:
+        raise ValueError(f"speed must be within 1.0–2.0, got {speed}")
+    if length == 0 or samples.size == 0:
+        return np.zeros(length, dtype=np.float32)
+    stretched = samples if abs(speed - 1.0) <= _UNITY_TOLERANCE else _atempo(samples, speed)
+    return _fit_length(stretched, length)
+
+
+def _atempo(samples: FloatSamples, speed: float) -> FloatSamples:
+    graph = Graph()
+    source = graph.add_abuffer(
+        sample_rate=SAMPLE_RATE_HZ,
+        format="flt",
+        layout="mono",
+        time_base=Fraction(1, SAMPLE_RATE_HZ),
+    )
+    graph.link_nodes(source, graph.add("atempo", f"{speed:.9f}"), graph.add("abuffersink"))
+    graph.configure()
+
+    padded = np.concatenate([samples, np.zeros(_FLUSH_PAD_SAMPLES, dtype=np.float32)])
+    pieces: list[FloatSamples] = []
+    for offset in range(0, padded.size, _FRAME_SAMPLES):
+        block = np.ascontiguousarray(padded[offset : offset + _FRAME_SAMPLES]).reshape(1, -1)
+        frame = AudioFrame.from_ndarray(block, format="flt", layout="mono")
+        frame.sample_rate = SAMPLE_RATE_HZ
+        frame.time_base = Fraction(1, SAMPLE_RATE_HZ)
+        frame.pts = offset
+        graph.push(frame)
+        _drain(graph, pieces)
+    graph.push(None)  # end of stream: atempo flushes what it still holds
+    _drain(graph, pieces)
+    if not pieces:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(pieces).astype(np.float32, copy=False)
+
+
+def _drain(graph: Graph, pieces: list[FloatSamples]) -> None:
+    while True:
+        try:
+            frame = graph.pull()
+        except (av.BlockingIOError, av.EOFError):
+            return
+        if not isinstance(frame, AudioFrame):
+            raise TypeError(f"atempo graph produced {type(frame).__name__}, expected audio")
+        pieces.append(np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1))
+
+
+def _fit_length(samples: FloatSamples, length: int) -> FloatSamples:
+    # The stretch lands within a few ms of the placement; trimming or padding the tail
+    # keeps every segment inside its slot so neighbours never overlap.
+    if samples.size >= length:
+        return np.array(samples[:length], dtype=np.float32)
+    return np.concatenate([samples, np.zeros(length - samples.size, dtype=np.float32)])
