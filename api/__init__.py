@@ -1,0 +1,1 @@
+"""The REST API: jobs in, status and outputs out."""

@@ -1,0 +1,1 @@
+"""Batches: many sources × many target languages in one request."""

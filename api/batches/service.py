@@ -1,0 +1,276 @@
+"""The rules of batches. A batch is recorded with all its jobs in bulk and one dispatch
+task, so 10,000 jobs are accepted in seconds; the plan messages are sent by a worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import PurePosixPath
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.batches.schemas import BatchCreate, BatchView
+from api.context import ServiceContext, UnitOfWork
+from api.errors import ApiError, not_found
+from api.jobs import repository as jobs_repository
+from api.jobs.service import allowed
+from ltb.db.models import Batch, Chunk, Job, Tenant
+from ltb.languages import check_dub_request, check_language, check_outputs
+from ltb.lifecycle import cancel_batch_jobs
+from ltb.queue import DISPATCH_BATCH
+from ltb.storage import ObjectRef
+from ltb.views import batch_view
+from ltb.webhooks import check_callback_url
+
+MEDIA_SUFFIXES = frozenset(
+    [
+        ".mp3",
+        ".wav",
+        ".m4a",
+        ".aac",
+        ".flac",
+        ".ogg",
+        ".opus",
+        ".wma",
+        ".aif",
+        ".aiff",
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".ts",
+        ".mts",
+        ".flv",
+        ".wmv",
+        ".3gp",
+    ]
+)
+
+
+def submit(
+    uow: UnitOfWork,
+    context: ServiceContext,
+    *,
+    tenant: Tenant,
+    body: BatchCreate,
+    idempotency_key: str | None,
+) -> tuple[Batch, bool]:
+    """Records a batch and its jobs; one dispatch task follows the commit."""
+    session = uow.session
+    fingerprint = _fingerprint(body)
+    if idempotency_key:
+        existing = _by_key(session, tenant.id, idempotency_key)
+        if existing is not None:
+            return _replayed(existing, fingerprint)
+    targets, voices = _targets_and_voices(body)
+    if body.callback_url:
+        check_callback_url(body.callback_url, allow_private=context.settings.webhook_allow_private)
+    sources = _sources(context, tenant, body)
+    total = len(sources) * len(targets)
+    if total > context.settings.max_batch_jobs:
+        raise ApiError(
+            422,
+            "too_many_jobs",
+            f"{len(sources)} sources × {len(targets)} targets make {total} jobs; a batch may hold "
+            f"{context.settings.max_batch_jobs} (LTB_MAX_BATCH_JOBS). Split it by prefix.",
+        )
+    batch = Batch(
+        tenant_id=tenant.id,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        source_prefix=body.source_prefix,
+        target_langs=targets,
+        options=body.model_dump(
+            mode="json", exclude={"sources", "source_prefix", "target_langs", "labels"}
+        ),
+        labels=dict(body.labels),
+        callback_url=body.callback_url,
+        jobs_total=total,
+    )
+    session.add(batch)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        existing = _by_key(session, tenant.id, idempotency_key or "")
+        if existing is None:
+            raise
+        return _replayed(existing, fingerprint)
+    rows = [
+        _job_row(context, tenant, batch, body, source, target, voices)
+        for source in sources
+        for target in targets
+    ]
+    # Core insert in one statement per few thousand rows: ORM objects would cost seconds here.
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(Job), rows[start : start + 5000])
+    uow.enqueue(DISPATCH_BATCH, str(batch.id))
+    return batch, False
+
+
+def _targets_and_voices(body: BatchCreate) -> tuple[list[str], dict[str, str | None]]:
+    targets = list(dict.fromkeys(body.target_langs))
+    for target in targets:
+        check_language(target)
+    if body.source_lang is not None:
+        check_language(body.source_lang, role="source")
+    outputs = check_outputs(body.outputs)
+    unknown = set(body.voices) - set(targets)
+    if unknown:
+        raise ApiError(
+            422,
+            "invalid_voices",
+            f"voices names targets the batch does not have: {sorted(unknown)}",
+        )
+    voices: dict[str, str | None] = {}
+    for target in targets:
+        wanted = body.voices.get(target, body.voice)
+        voices[target] = check_dub_request(target, wanted) if "wav" in outputs else None
+    return targets, voices
+
+
+def _sources(context: ServiceContext, tenant: Tenant, body: BatchCreate) -> list[str]:
+    if body.sources is not None:
+        uris = [ObjectRef.parse(uri).uri for uri in body.sources]
+        outside = [uri for uri in uris if not allowed(tenant, uri)]
+        if outside:
+            raise ApiError(
+                403,
+                "source_not_allowed",
+                f"{len(outside)} sources are outside this tenant's allowed prefixes, e.g. {outside[0]}",
+            )
+        return list(dict.fromkeys(uris))
+    prefix = body.source_prefix or ""
+    if not prefix.endswith("/"):
+        prefix += "/"
+    if not allowed(tenant, prefix):
+        raise ApiError(
+            403, "source_not_allowed", f"{prefix} is outside this tenant's allowed prefixes"
+        )
+    listed = [
+        item.ref.uri
+        for item in context.store.list(ObjectRef.parse(prefix.rstrip("/")))
+        if PurePosixPath(item.ref.key).suffix.lower() in MEDIA_SUFFIXES and item.size > 0
+    ]
+    if not listed:
+        raise ApiError(422, "no_sources", f"no audio or video files under {prefix}")
+    return sorted(listed)
+
+
+def _job_row(
+    context: ServiceContext,
+    tenant: Tenant,
+    batch: Batch,
+    body: BatchCreate,
+    source: str,
+    target: str,
+    voices: dict[str, str | None],
+) -> dict[str, Any]:
+    job_id = uuid.uuid4()
+    return {
+        "id": job_id,
+        "tenant_id": tenant.id,
+        "batch_id": batch.id,
+        "source_uri": source,
+        "source_lang": body.source_lang,
+        "target_lang": target,
+        "outputs": list(check_outputs(body.outputs)),
+        "voice": voices[target],
+        "visual_context": body.visual_context == "on",
+        "output_prefix": f"s3://{context.settings.output_bucket}/{tenant.name}/{job_id}/",
+        "estimate_only": body.estimate_only,
+        "labels": dict(body.labels),
+        "budget_max_input_tokens": body.budget.max_input_tokens if body.budget else None,
+        "budget_max_cost": body.budget.max_cost if body.budget else None,
+        "callback_url": body.callback_url,
+        "status": "queued",
+    }
+
+
+def find(session: Session, *, tenant: Tenant, batch_id: uuid.UUID) -> Batch:
+    batch = session.scalar(select(Batch).where(Batch.id == batch_id, Batch.tenant_id == tenant.id))
+    if batch is None:
+        raise not_found("batch")
+    return batch
+
+
+def view(session: Session, batch: Batch) -> BatchView:
+    return BatchView.model_validate(batch_view(session, batch))
+
+
+def cancel(uow: UnitOfWork, *, tenant: Tenant, batch_id: uuid.UUID) -> Batch:
+    """Cancels every job not yet finished; chunks in flight finish and are recorded."""
+    session = uow.session
+    batch = find(session, tenant=tenant, batch_id=batch_id)
+    if batch.status != "open":
+        raise ApiError(409, "not_cancellable", f"the batch is {batch.status}")
+    batch.status = "cancelled"
+    session.flush()
+    cancel_batch_jobs(session, batch, deliver=uow.deliver_webhook)
+    session.execute(
+        update(Chunk)
+        .where(
+            Chunk.job_id.in_(select(Job.id).where(Job.batch_id == batch.id)),
+            Chunk.status == "pending",
+        )
+        .values(status="cancelled")
+    )
+    session.refresh(batch)
+    return batch
+
+
+def retry_failed(uow: UnitOfWork, *, tenant: Tenant, batch_id: uuid.UUID) -> tuple[Batch, int]:
+    """Queues the batch's failed jobs again; their finished chunks are never redone."""
+    session = uow.session
+    batch = find(session, tenant=tenant, batch_id=batch_id)
+    if batch.status == "cancelled":
+        raise ApiError(409, "not_retryable", "the batch was cancelled")
+    reopened = list(
+        session.scalars(
+            update(Job)
+            .where(Job.batch_id == batch.id, Job.status == "failed")
+            .values(
+                status="queued", stage=None, error_code=None, error_message=None, finished_at=None
+            )
+            .returning(Job.id)
+        )
+    )
+    if reopened:
+        jobs_repository.reopen_unfinished_chunks(session, job_ids=reopened)
+        session.execute(
+            update(Batch)
+            .where(Batch.id == batch.id)
+            .values(
+                jobs_finished=Batch.jobs_finished - len(reopened), status="open", completed_at=None
+            )
+        )
+        uow.enqueue(DISPATCH_BATCH, str(batch.id))
+    session.refresh(batch)
+    return batch, len(reopened)
+
+
+def _by_key(session: Session, tenant_id: uuid.UUID, key: str) -> Batch | None:
+    return session.scalar(
+        select(Batch).where(Batch.tenant_id == tenant_id, Batch.idempotency_key == key)
+    )
+
+
+def _fingerprint(body: BatchCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replayed(batch: Batch, fingerprint: str) -> tuple[Batch, bool]:
+    if batch.request_fingerprint != fingerprint:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different batch; use a new key",
+        )
+    return batch, True

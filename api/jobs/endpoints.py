@@ -1,0 +1,98 @@
+"""/v1/jobs"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from api.deps import ContextDep, SessionDep, TenantDep, UnitOfWorkDep
+from api.errors import ApiError
+from api.jobs import service
+from api.jobs.repository import JobFilters
+from api.jobs.schemas import JobCreate, JobPage, JobView
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=202, response_model=JobView)
+def submit_job(
+    body: JobCreate,
+    tenant: TenantDep,
+    uow: UnitOfWorkDep,
+    context: ContextDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JobView:
+    """Queue a translation job. With an Idempotency-Key, the same body returns the same job."""
+    job, replayed = service.submit(
+        uow, context, tenant=tenant, body=body, idempotency_key=idempotency_key
+    )
+    uow.commit()
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return service.view(uow.session, context, job, just_created=not replayed)
+
+
+@router.get("/{job_id}", response_model=JobView)
+def get_job(
+    job_id: uuid.UUID, tenant: TenantDep, session: SessionDep, context: ContextDep
+) -> JobView:
+    """A job's status, progress, estimate, usage, cost and outputs."""
+    return service.view(session, context, service.find(session, tenant=tenant, job_id=job_id))
+
+
+@router.get("", response_model=JobPage)
+def list_jobs(
+    tenant: TenantDep,
+    session: SessionDep,
+    context: ContextDep,
+    status: str | None = None,
+    target: str | None = None,
+    label: Annotated[str | None, Query(description="name:value")] = None,
+    batch_id: uuid.UUID | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JobPage:
+    """Jobs, newest first, filtered; pass `next_cursor` back as `cursor` for the next page."""
+    label_filter = None
+    if label is not None:
+        name, sep, value = label.partition(":")
+        if not sep or not name:
+            raise ApiError(422, "invalid_label_filter", "label filters look like name:value")
+        label_filter = (name, value)
+    filters = JobFilters(
+        status=status,
+        target_lang=target,
+        label=label_filter,
+        created_from=created_from,
+        created_to=created_to,
+        batch_id=batch_id,
+    )
+    return service.listing(
+        session, context, tenant=tenant, filters=filters, cursor=cursor, limit=limit
+    )
+
+
+@router.post("/{job_id}/cancel", response_model=JobView)
+def cancel_job(
+    job_id: uuid.UUID, tenant: TenantDep, uow: UnitOfWorkDep, context: ContextDep
+) -> JobView:
+    """No new chunk starts; chunks in flight finish and are recorded; the job ends cancelled."""
+    job = service.cancel(uow, tenant=tenant, job_id=job_id)
+    uow.commit()
+    return service.view(uow.session, context, job)
+
+
+@router.post("/{job_id}/retry", response_model=JobView, status_code=202)
+def retry_job(
+    job_id: uuid.UUID, tenant: TenantDep, uow: UnitOfWorkDep, context: ContextDep
+) -> JobView:
+    """Redo a failed job's unfinished chunks; finished chunks are never requested again."""
+    job = service.retry(uow, tenant=tenant, job_id=job_id)
+    uow.commit()
+    return service.view(uow.session, context, job)

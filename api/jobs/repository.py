@@ -1,0 +1,84 @@
+"""Every query about jobs the API makes, and nowhere else."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from ltb.db.models import Chunk, Job
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilters:
+    status: str | None = None
+    target_lang: str | None = None
+    label: tuple[str, str] | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    batch_id: uuid.UUID | None = None
+
+
+def get(session: Session, *, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
+    """A tenant's job; another tenant's job does not exist."""
+    return session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))
+
+
+def by_idempotency_key(session: Session, *, tenant_id: uuid.UUID, key: str) -> Job | None:
+    return session.scalar(select(Job).where(Job.tenant_id == tenant_id, Job.idempotency_key == key))
+
+
+def page(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    filters: JobFilters,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Job]:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    query: Select[Any] = select(Job).where(Job.tenant_id == tenant_id)
+    if filters.status:
+        query = query.where(Job.status == filters.status)
+    if filters.target_lang:
+        query = query.where(Job.target_lang == filters.target_lang)
+    if filters.batch_id:
+        query = query.where(Job.batch_id == filters.batch_id)
+    if filters.label:
+        name, value = filters.label
+        query = query.where(Job.labels[name].as_string() == value)
+    if filters.created_from:
+        query = query.where(Job.created_at >= filters.created_from)
+    if filters.created_to:
+        query = query.where(Job.created_at < filters.created_to)
+    if after is not None:
+        query = query.where(tuple_(Job.created_at, Job.id) < tuple_(*after))
+    return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+
+
+def cancel_unstarted_chunks(session: Session, *, job_id: uuid.UUID) -> None:
+    session.execute(
+        update(Chunk)
+        .where(Chunk.job_id == job_id, Chunk.status == "pending")
+        .values(status="cancelled")
+    )
+
+
+def reopen_unfinished_chunks(session: Session, *, job_ids: Sequence[uuid.UUID]) -> None:
+    """Chunks that are not done go back to pending; done chunks are never requested again."""
+    session.execute(
+        update(Chunk)
+        .where(Chunk.job_id.in_(job_ids), Chunk.status.in_(("failed", "cancelled", "running")))
+        .values(
+            status="pending",
+            lease_until=None,
+            lease_owner=None,
+            error_code=None,
+            error_message=None,
+        )
+    )

@@ -1,0 +1,304 @@
+"""GET /metrics: the whole fleet in the Prometheus text format, read at scrape time.
+
+Workers are many processes on many machines, so per-process counters would need a
+multiprocess registry and would still differ between API replicas. Every scrape asks
+Postgres (the truth) and the broker instead: one consistent fleet-wide view, the same
+from every replica, so scrape one replica (or aggregate replicas with max(), never sum()).
+
+The metrics are fleet-wide on purpose: tenant labels would have unbounded cardinality and
+would show one tenant's traffic to anyone who reads the dashboards. Like /readyz, the
+endpoint asks for no API key: serve it on the internal network only, never through the
+public ingress.
+
+What one scrape costs on Postgres (five statements and one broker round trip):
+- jobs by status: an index-only scan of ix_jobs_status, O(jobs);
+- chunk durations: chunks finished in the last 24 hours, aggregated in SQL. No index
+  leads with finished_at (ix_chunks_status_lease is (status, lease_until), and a done
+  chunk has no lease), so this reads every done chunk, O(chunks); a partial index on
+  chunks (finished_at) WHERE status = 'done' would make it O(chunks in the window);
+- tokens, requests, 429s, cost: one aggregate over usage_daily_rollup, O(rollup rows),
+  which grow by days × tenants × models × languages × labels, not by requests;
+- limiter wait and request seconds: one sum over usage_records, O(provider requests),
+  the costliest statement; the rollup does not carry these two sums yet;
+- queue depth: one broker round trip, bounded by BROKER_TIMEOUT_S.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, get_args
+
+from celery import Celery
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from sqlalchemy import ColumnElement, case, extract, func, select
+from sqlalchemy.orm import QueryableAttribute, Session
+
+from api.deps import ContextDep, SessionDep
+from api.jobs.schemas import JobStatus
+from ltb.db.models import Chunk, Job, UsageDaily, utcnow
+from ltb.queue import queue_depth
+from ltb.usage import TOKEN_KINDS
+
+log = logging.getLogger("ltb.api.metrics")
+
+router = APIRouter(tags=["health"])
+
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
+# Upper bounds of the chunk duration buckets, in seconds. Past ten minutes (the default
+# chunk lease) a chunk is an outlier to look at, not a shape to resolve: +Inf holds it.
+CHUNK_DURATION_BUCKETS_S = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# Chunks finished this long ago still count in the duration histogram.
+CHUNK_DURATION_WINDOW = timedelta(hours=24)
+# A scrape must answer even when the broker hangs: connect and read for at most this long.
+BROKER_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class ChunkDurations:
+    """Cumulative bucket counts (upper bound in seconds, chunks at or under it)."""
+
+    buckets: list[tuple[float, int]]
+    count: int
+    sum_s: float
+
+
+@dataclass
+class ModelUsage:
+    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
+    requests: int = 0
+    rate_limited: int = 0
+
+
+@dataclass(frozen=True)
+class ProviderUsage:
+    by_model: dict[str, ModelUsage]
+    cost_by_currency: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class ProviderSeconds:
+    limiter_wait_s: float
+    request_s: float
+
+
+# --- the queries ------------------------------------------------------------------------
+
+
+def jobs_by_status(session: Session) -> dict[str, int]:
+    """How many jobs are in each status, every status present."""
+    counts = dict.fromkeys(JOB_STATUSES, 0)
+    for status, count in session.execute(select(Job.status, func.count()).group_by(Job.status)):
+        counts[status] = int(count)
+    return counts
+
+
+def seconds_between(
+    start: ColumnElement[Any] | QueryableAttribute[Any],
+    end: ColumnElement[Any] | QueryableAttribute[Any],
+    *,
+    dialect: str,
+) -> ColumnElement[Any]:
+    """SQL for the seconds from `start` to `end`, on Postgres or SQLite."""
+    if dialect == "postgresql":
+        return extract("epoch", end - start)
+    # SQLite keeps timestamps as text; julianday() reads them as fractional days.
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def chunk_durations(session: Session, *, finished_since: datetime) -> ChunkDurations:
+    """The durations of chunks done since `finished_since`, counted into buckets in SQL."""
+    dialect = session.get_bind().dialect.name
+    durations = (
+        select(
+            seconds_between(Chunk.started_at, Chunk.finished_at, dialect=dialect).label(
+                "duration_s"
+            )
+        )
+        .where(
+            Chunk.status == "done",
+            Chunk.started_at.is_not(None),
+            Chunk.finished_at >= finished_since,
+        )
+        .subquery()
+    )
+    duration_s = durations.c.duration_s
+    row = session.execute(
+        select(
+            *(
+                func.coalesce(func.sum(case((duration_s <= bound, 1), else_=0)), 0)
+                for bound in CHUNK_DURATION_BUCKETS_S
+            ),
+            func.count(),
+            func.coalesce(func.sum(duration_s), 0),
+        )
+    ).one()
+    *in_buckets, count, sum_s = row
+    return ChunkDurations(
+        buckets=[
+            (bound, int(n)) for bound, n in zip(CHUNK_DURATION_BUCKETS_S, in_buckets, strict=True)
+        ],
+        count=int(count),
+        sum_s=float(sum_s),
+    )
+
+
+def provider_usage(session: Session) -> ProviderUsage:
+    """Tokens, requests and 429s per model, and cost per currency, over all days."""
+    kinds = [func.sum(getattr(UsageDaily, kind)) for kind in TOKEN_KINDS]
+    rows = session.execute(
+        select(
+            UsageDaily.model,
+            UsageDaily.currency,
+            *kinds,
+            func.sum(UsageDaily.requests),
+            func.sum(UsageDaily.rate_limited),
+            func.sum(UsageDaily.cost),
+        ).group_by(UsageDaily.model, UsageDaily.currency)
+    ).all()
+    by_model: dict[str, ModelUsage] = defaultdict(ModelUsage)
+    cost_by_currency: dict[str, Decimal] = defaultdict(Decimal)
+    for model, currency, *sums in rows:
+        *tokens, requests, rate_limited, cost = sums
+        usage = by_model[model]
+        for kind, value in zip(TOKEN_KINDS, tokens, strict=True):
+            usage.tokens[kind] += int(value or 0)
+        usage.requests += int(requests or 0)
+        usage.rate_limited += int(rate_limited or 0)
+        # The rollup keeps unpriced requests under currency "": they have no cost to add.
+        if currency:
+            cost_by_currency[currency] += Decimal(cost or 0)
+    return ProviderUsage(by_model=dict(by_model), cost_by_currency=dict(cost_by_currency))
+
+
+def provider_seconds(session: Session) -> ProviderSeconds:
+    """Seconds provider calls waited for the rate limiter, and seconds they took, in total."""
+    # From the rollup, like the token counts: a scrape never scans usage_records.
+    limiter_wait_s, request_s = session.execute(
+        select(
+            func.coalesce(func.sum(UsageDaily.limiter_wait_s), 0.0),
+            func.coalesce(func.sum(UsageDaily.request_s), 0.0),
+        )
+    ).one()
+    return ProviderSeconds(
+        limiter_wait_s=float(limiter_wait_s or 0.0), request_s=float(request_s or 0.0)
+    )
+
+
+# --- the collector ----------------------------------------------------------------------
+
+
+class FleetCollector(Collector):
+    """The fleet's metrics, queried afresh on every collect() (one per scrape)."""
+
+    def __init__(self, *, session: Session, queue: Celery) -> None:
+        self.session = session
+        self.queue = queue
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._jobs()
+        yield self._chunk_durations()
+        yield from self._provider()
+        yield from self._queue()
+
+    def _jobs(self) -> Metric:
+        jobs = GaugeMetricFamily("ltb_jobs", "Jobs in each status, fleet-wide.", labels=["status"])
+        for status, count in jobs_by_status(self.session).items():
+            jobs.add_metric([status], count)
+        return jobs
+
+    def _chunk_durations(self) -> Metric:
+        window_h = CHUNK_DURATION_WINDOW.total_seconds() / 3600
+        durations = chunk_durations(self.session, finished_since=utcnow() - CHUNK_DURATION_WINDOW)
+        return HistogramMetricFamily(
+            "ltb_chunk_duration_seconds",
+            f"Seconds from a chunk's last claim to its completion, for chunks done in the "
+            f"last {window_h:g} hours (a sliding window, recomputed per scrape: use "
+            f"histogram_quantile on the buckets themselves, not on rate()).",
+            buckets=[(str(bound), n) for bound, n in durations.buckets]
+            + [("+Inf", durations.count)],
+            sum_value=durations.sum_s,
+        )
+
+    def _provider(self) -> Iterator[Metric]:
+        usage = provider_usage(self.session)
+        tokens = CounterMetricFamily(
+            "ltb_provider_tokens",
+            "Provider tokens by kind and model, as recorded (reported, or estimated when "
+            "the provider reported none).",
+            labels=["kind", "model"],
+        )
+        requests = CounterMetricFamily(
+            "ltb_provider_requests",
+            "Provider requests by model, failed and retried ones included.",
+            labels=["model"],
+        )
+        rate_limited = CounterMetricFamily(
+            "ltb_provider_rate_limited",
+            "Provider requests refused with 429 (outcome provider_rate_limited), by model.",
+            labels=["model"],
+        )
+        for model, figures in sorted(usage.by_model.items()):
+            for kind, count in figures.tokens.items():
+                tokens.add_metric([kind, model], count)
+            requests.add_metric([model], figures.requests)
+            rate_limited.add_metric([model], figures.rate_limited)
+        cost = CounterMetricFamily(
+            "ltb_cost", "Cost of provider requests by currency.", labels=["currency"]
+        )
+        for currency, amount in sorted(usage.cost_by_currency.items()):
+            cost.add_metric([currency], float(amount))
+        seconds = provider_seconds(self.session)
+        yield tokens
+        yield requests
+        yield rate_limited
+        yield cost
+        yield CounterMetricFamily(
+            "ltb_rate_limiter_wait_seconds",
+            "Seconds provider requests waited for the account-wide rate limiter.",
+            value=seconds.limiter_wait_s,
+        )
+        yield CounterMetricFamily(
+            "ltb_provider_request_seconds",
+            "Seconds provider requests took, waiting for the limiter excluded.",
+            value=seconds.request_s,
+        )
+
+    def _queue(self) -> Iterator[Metric]:
+        depth = queue_depth(self.queue)
+        yield GaugeMetricFamily(
+            "ltb_broker_up",
+            "1 if this scrape could read the task queue from the broker, else 0.",
+            value=0 if depth is None else 1,
+        )
+        # Absent rather than a sentinel when the broker cannot be read: a -1 would drag
+        # averages and hide from threshold alerts; alert on ltb_broker_up == 0 instead.
+        if depth is not None:
+            yield GaugeMetricFamily(
+                "ltb_queue_depth",
+                "Messages waiting in the task queue, not counting those workers hold.",
+                value=depth,
+            )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+)
+def metrics(session: SessionDep, context: ContextDep) -> Response:
+    """Fleet-wide metrics for Prometheus, read from the database and broker per scrape."""
+    body = generate_latest(FleetCollector(session=session, queue=context.queue))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Usage: tokens, requests and cost, grouped for dashboards."""

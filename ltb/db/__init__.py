@@ -1,0 +1,1 @@
+"""The database: Postgres in production, SQLite in the embedded profile, same schema."""

@@ -1,0 +1,349 @@
+"""The tables. Every one carries tenant_id from day one (DESIGN.md "Data model")."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+Money = Numeric(20, 8)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps in UTC on every database. SQLite keeps no time zone, so values are
+    stored as naive UTC and read back as aware UTC; comparisons then agree everywhere."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JsonType,
+        list[Any]: JsonType,
+        datetime: UtcDateTime(),
+        Decimal: Money,
+    }
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # s3://bucket/prefix/ entries this tenant's jobs may read from.
+    allowed_prefixes: Mapped[list[Any]] = mapped_column(default=list)
+    # Signs this tenant's webhooks (HMAC-SHA256); shown by `ltb tenants show`.
+    webhook_secret: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self.id
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the key: keys are 256-bit random, so a slow hash buys nothing.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The key's first characters, so a user can tell keys apart without the secret.
+    display_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Batch(Base):
+    """One request for many jobs: sources × target languages, with shared options."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_batches_tenant_idempotency_key"),
+        Index("ix_batches_tenant_created", "tenant_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    source_prefix: Mapped[str | None] = mapped_column(Text, default=None)
+    target_langs: Mapped[list[Any]] = mapped_column()
+    # The job options every job of the batch shares (outputs, voices, visual context, ...).
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # open: jobs still to finish | completed: every job finished | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    jobs_total: Mapped[int] = mapped_column(Integer, default=0)
+    # Counted up by each job that ends; the job that makes it equal jobs_total completes the batch.
+    jobs_finished: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
+        Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_jobs_status", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), default=None, index=True
+    )
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    # SHA-256 of the canonical request body: the same key with another body is a conflict.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    source_uri: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    source_lang: Mapped[str | None] = mapped_column(String(8), default=None)  # None: detect
+    target_lang: Mapped[str] = mapped_column(String(8))
+    outputs: Mapped[list[Any]] = mapped_column()
+    voice: Mapped[str | None] = mapped_column(String(32), default=None)
+    visual_context: Mapped[bool] = mapped_column(Boolean, default=False)
+    output_prefix: Mapped[str] = mapped_column(Text)
+    estimate_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    budget_max_input_tokens: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    budget_max_cost: Mapped[Decimal | None] = mapped_column(default=None)
+    callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    stage: Mapped[str | None] = mapped_column(String(16), default=None)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+
+    chunks_total: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    timeline_s: Mapped[float | None] = mapped_column(Float, default=None)
+    est_input_tokens: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    est_output_tokens: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    est_cost: Mapped[Decimal | None] = mapped_column(default=None)
+    currency: Mapped[str | None] = mapped_column(String(8), default=None)
+    price_table: Mapped[str | None] = mapped_column(String(64), default=None)
+    warnings: Mapped[list[Any]] = mapped_column(default=list)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Chunk(Base):
+    __tablename__ = "chunks"
+    __table_args__ = (
+        UniqueConstraint("job_id", "idx", name="uq_chunks_job_idx"),
+        Index("ix_chunks_status_lease", "status", "lease_until"),
+        # Metrics read the recently finished chunks; done chunks have no lease to index.
+        Index(
+            "ix_chunks_done_finished",
+            "finished_at",
+            postgresql_where=text("status = 'done'"),
+            sqlite_where=text("status = 'done'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)
+    parent_idx: Mapped[int | None] = mapped_column(Integer, default=None)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    speech: Mapped[list[Any]] = mapped_column(default=list)  # [[start_s, end_s], ...]
+    video: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
+    cut_through_speech: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # pending | running | done | failed | split | silent | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
+
+    est_input_audio: Mapped[int] = mapped_column(Integer, default=0)
+    est_input_video: Mapped[int] = mapped_column(Integer, default=0)
+    est_output_text: Mapped[int] = mapped_column(Integer, default=0)
+    est_output_audio: Mapped[int] = mapped_column(Integer, default=0)
+
+    result_text: Mapped[str | None] = mapped_column(Text, default=None)
+    result_audio_uri: Mapped[str | None] = mapped_column(Text, default=None)
+    finish_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    # When the current claim started and when the chunk finished: its duration, for metrics.
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UsageRecord(Base):
+    """One row per provider request, failed and retried ones included."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_job", "job_id", "chunk_idx"),
+        Index("ix_usage_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    chunk_idx: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
+    model: Mapped[str] = mapped_column(String(64))
+    input_audio: Mapped[int] = mapped_column(Integer, default=0)
+    input_video: Mapped[int] = mapped_column(Integer, default=0)
+    input_text: Mapped[int] = mapped_column(Integer, default=0)
+    output_text: Mapped[int] = mapped_column(Integer, default=0)
+    output_audio: Mapped[int] = mapped_column(Integer, default=0)
+    # True when the figures are the service's estimate (no usage chunk arrived, or the
+    # record was never completed), False when the provider reported them.
+    estimated: Mapped[bool] = mapped_column(Boolean, default=True)
+    outcome: Mapped[str] = mapped_column(String(32), default="pending")
+    price_table: Mapped[str | None] = mapped_column(String(64), default=None)
+    cost: Mapped[Decimal | None] = mapped_column(default=None)
+    currency: Mapped[str | None] = mapped_column(String(8), default=None)
+    # Seconds the call waited for the account-wide rate limiter, and the call's own length.
+    limiter_wait_s: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class UsageDaily(Base):
+    """Usage records summed per day and reporting dimension, kept in step with
+    usage_records by database triggers (Postgres), so a report reads hundreds of rows,
+    not millions. Never written by the application."""
+
+    __tablename__ = "usage_daily_rollup"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target_lang: Mapped[str] = mapped_column(String(8), primary_key=True)
+    source_lang: Mapped[str] = mapped_column(String(8), primary_key=True)  # "auto" when detected
+    batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # "" for none
+    labels: Mapped[dict[str, Any]] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    price_table: Mapped[str] = mapped_column(String(64), primary_key=True)
+    input_audio: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_video: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_text: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_text: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_audio: Mapped[int] = mapped_column(BigInteger, default=0)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_limited: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    limiter_wait_s: Mapped[float] = mapped_column(Float, default=0.0)
+    request_s: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class WebhookEvent(Base):
+    """The webhook outbox: one row per event, delivered by workers until acknowledged."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_due", "status", "next_attempt_at"),
+        Index("ix_webhook_events_subject", "subject_id", "event"),
+    )
+
+    # The event id receivers de-duplicate on.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[uuid.UUID] = mapped_column()
+    url: Mapped[str] = mapped_column(Text)
+    # pending | delivered | failed (gave up after the retry window)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SourceAnalysisCache(Base):
+    """probe + speech map of a source, by content hash: done once, reused by every target."""
+
+    __tablename__ = "source_analyses"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    analysis: Mapped[dict[str, Any]] = mapped_column()
+    # How many times the source was probed and mapped: 1 unless two plans raced.
+    runs: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SourceObject(Base):
+    """What a stored object's bytes hash to, so a source seen before need not be fetched
+    again just to learn that its analysis is cached."""
+
+    __tablename__ = "source_objects"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    uri: Mapped[str] = mapped_column(Text, primary_key=True)
+    etag: Mapped[str] = mapped_column(String(128), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,151 @@
+"""The one way a job ends. Every terminal transition (succeeded, failed, cancelled,
+estimated) goes through `finish_job`, which also writes the webhook events and counts
+the job towards its batch, so none of those can be forgotten on some path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from ltb.db.models import Batch, Job, WebhookEvent
+from ltb.webhooks import BATCH_COMPLETED, JOB_EVENTS
+
+ACTIVE = ("queued", "running")
+
+# Called with the id of each webhook event to deliver once the transaction has committed.
+Deliver = Callable[[uuid.UUID], None]
+
+
+def finish_job(
+    session: Session,
+    job: Job,
+    *,
+    status: str,
+    error: tuple[str, str] | None = None,
+    deliver: Deliver | None = None,
+) -> bool:
+    """Ends an active job with `status`; False (and nothing changes) if it had already ended."""
+    values: dict[str, object] = {"status": status, "finished_at": datetime.now(UTC)}
+    if error is not None:
+        values["error_code"], values["error_message"] = error
+    # One conditional UPDATE: of two workers ending the same job, exactly one succeeds.
+    ended = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status.in_(ACTIVE))
+        .values(**values)
+        .returning(Job.id)
+    ).first()
+    if ended is None:
+        return False
+    session.refresh(job)
+    if job.callback_url and status in JOB_EVENTS:
+        _event(
+            session,
+            tenant_id=job.tenant_id,
+            event=JOB_EVENTS[status],
+            subject_id=job.id,
+            url=job.callback_url,
+            deliver=deliver,
+        )
+    if job.batch_id is not None:
+        _count_towards_batch(session, job.batch_id, deliver=deliver)
+    return True
+
+
+def reopen_in_batch(session: Session, batch_id: uuid.UUID, jobs: int) -> None:
+    """A retried job is unfinished again: the batch counts it again and is open."""
+    session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id)
+        .values(jobs_finished=Batch.jobs_finished - jobs, completed_at=None, status="open")
+    )
+
+
+def _count_towards_batch(session: Session, batch_id: uuid.UUID, *, deliver: Deliver | None) -> None:
+    # One atomic increment: of two jobs finishing together, exactly one sees the last.
+    finished, total, status, callback, tenant_id = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id)
+        .values(jobs_finished=Batch.jobs_finished + 1)
+        .returning(
+            Batch.jobs_finished, Batch.jobs_total, Batch.status, Batch.callback_url, Batch.tenant_id
+        )
+    ).one()
+    if finished < total:
+        return
+    session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id)
+        .values(
+            completed_at=datetime.now(UTC),
+            status="cancelled" if status == "cancelled" else "completed",
+        )
+    )
+    if callback:
+        _event(
+            session,
+            tenant_id=tenant_id,
+            event=BATCH_COMPLETED,
+            subject_id=batch_id,
+            url=callback,
+            deliver=deliver,
+        )
+
+
+def _event(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    event: str,
+    subject_id: uuid.UUID,
+    url: str,
+    deliver: Deliver | None,
+) -> None:
+    """Writes an outbox row; receivers de-duplicate deliveries by its id."""
+    row = WebhookEvent(tenant_id=tenant_id, event=event, subject_id=subject_id, url=url)
+    session.add(row)
+    session.flush()
+    if deliver is not None:
+        event_id = row.id
+        after_commit(session, lambda: deliver(event_id))
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Runs `action` once the session's current transaction commits; never if it rolls back."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+def cancel_batch_jobs(session: Session, batch: Batch, *, deliver: Deliver | None = None) -> int:
+    """Cancels every active job of a batch in a few statements (a batch may hold 10,000):
+    the same effects as finish_job on each, done in bulk. Returns how many were cancelled."""
+    now = datetime.now(UTC)
+    ended = session.execute(
+        update(Job)
+        .where(Job.batch_id == batch.id, Job.status.in_(ACTIVE))
+        .values(status="cancelled", finished_at=now)
+        .returning(Job.id, Job.callback_url)
+    ).all()
+    for job_id, callback in ended:
+        if callback:
+            _event(
+                session,
+                tenant_id=batch.tenant_id,
+                event=JOB_EVENTS["cancelled"],
+                subject_id=job_id,
+                url=callback,
+                deliver=deliver,
+            )
+    if ended:
+        # All but one are counted at once; the last goes through the usual count, which
+        # completes the batch if nothing else is left.
+        session.execute(
+            update(Batch)
+            .where(Batch.id == batch.id)
+            .values(jobs_finished=Batch.jobs_finished + len(ended) - 1)
+        )
+        _count_towards_batch(session, batch.id, deliver=deliver)
+    return len(ended)

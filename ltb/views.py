@@ -1,0 +1,215 @@
+"""How a job and a batch look from outside: the body of GET /v1/jobs/{id} and
+GET /v1/batches/{id}, and of the webhooks about them.
+
+Shared by the API (which validates it against its OpenAPI schemas) and the workers
+(which send it as webhook bodies), so the two can never describe a job differently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ltb.db.models import Batch, Job, UsageDaily, UsageRecord
+from ltb.storage import ObjectRef, ObjectStore
+from ltb.usage import TOKEN_KINDS
+
+OUTPUT_FILES = {
+    "text": "translation.txt",
+    "srt": "subtitles.srt",
+    "vtt": "subtitles.vtt",
+    "wav": "dub.wav",
+}
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "estimated")
+FINISHED = frozenset({"succeeded", "failed", "cancelled", "estimated"})
+# A batch view lists at most this many failures; `failure_codes` counts them all.
+FAILURES_LISTED = 100
+
+
+def job_view(
+    session: Session,
+    job: Job,
+    *,
+    store: ObjectStore,
+    presign_expiry_s: int,
+    just_created: bool = False,
+) -> dict[str, Any]:
+    """The job as GET /v1/jobs/{id} shows it. A job `just_created` has no usage to sum."""
+    usage = dict(_NO_USAGE) if just_created else _usage(session, [UsageRecord.job_id == job.id])
+    percent = (
+        100.0
+        if job.status == "succeeded"
+        else (100.0 * job.chunks_done / job.chunks_total if job.chunks_total else 0.0)
+    )
+    return {
+        "id": job.id,
+        "status": job.status,
+        "stage": job.stage,
+        "progress": {
+            "chunks_done": job.chunks_done,
+            "chunks_total": job.chunks_total,
+            "percent": round(percent, 1),
+        },
+        "estimate": {
+            "input_tokens": job.est_input_tokens,
+            "output_tokens": job.est_output_tokens,
+            "cost": float(job.est_cost) if job.est_cost is not None else None,
+        },
+        "usage": usage | {"currency": job.currency, "price_table": job.price_table},
+        "outputs": _outputs(job, store=store, presign_expiry_s=presign_expiry_s),
+        "error": {"code": job.error_code, "message": job.error_message or ""}
+        if job.error_code
+        else None,
+        "labels": job.labels,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "source_uri": job.source_uri,
+        "target_lang": job.target_lang,
+        "source_lang": job.source_lang,
+        "requested_outputs": job.outputs,
+        "visual_context": "on" if job.visual_context else "off",
+        "batch_id": job.batch_id,
+        "callback_url": job.callback_url,
+        "warnings": job.warnings,
+    }
+
+
+def batch_view(session: Session, batch: Batch) -> dict[str, Any]:
+    """The batch as GET /v1/batches/{id} shows it: counts, progress, usage, cost, failures."""
+    counts = dict.fromkeys(JOB_STATUSES, 0)
+    by_target: dict[str, dict[str, int]] = {}
+    chunks_done = chunks_total = 0
+    rows = session.execute(
+        select(
+            Job.target_lang,
+            Job.status,
+            func.count(Job.id),
+            func.coalesce(func.sum(Job.chunks_done), 0),
+            func.coalesce(func.sum(Job.chunks_total), 0),
+        )
+        .where(Job.batch_id == batch.id)
+        .group_by(Job.target_lang, Job.status)
+    )
+    for target, status, count, done, total in rows:
+        counts[status] = counts.get(status, 0) + int(count)
+        by_target.setdefault(target, dict.fromkeys(JOB_STATUSES, 0))[status] = int(count)
+        chunks_done += int(done)
+        chunks_total += int(total)
+    finished = sum(counts[s] for s in FINISHED)
+    failures = session.execute(
+        select(Job.id, Job.source_uri, Job.target_lang, Job.error_code, Job.error_message)
+        .where(Job.batch_id == batch.id, Job.status == "failed")
+        .order_by(Job.finished_at)
+        .limit(FAILURES_LISTED)
+    ).all()
+    failure_codes = {
+        str(code): int(n)
+        for code, n in session.execute(
+            select(Job.error_code, func.count(Job.id))
+            .where(Job.batch_id == batch.id, Job.status == "failed")
+            .group_by(Job.error_code)
+        ).all()
+    }
+    return {
+        "id": batch.id,
+        "status": batch.status,
+        "created_at": batch.created_at,
+        "completed_at": batch.completed_at,
+        "source_prefix": batch.source_prefix,
+        "target_langs": batch.target_langs,
+        "labels": batch.labels,
+        "callback_url": batch.callback_url,
+        "jobs_total": batch.jobs_total,
+        "counts": counts,
+        "by_target": by_target,
+        "progress": {
+            "jobs_finished": finished,
+            "jobs_total": batch.jobs_total,
+            "percent": round(100.0 * finished / batch.jobs_total, 1) if batch.jobs_total else 100.0,
+            "chunks_done": chunks_done,
+            "chunks_total": chunks_total,
+        },
+        "usage": _batch_usage(session, batch),
+        "failures": [
+            {
+                "job_id": job_id,
+                "source_uri": uri,
+                "target_lang": target,
+                "code": code,
+                "message": message or "",
+            }
+            for job_id, uri, target, code, message in failures
+        ],
+        "failure_codes": failure_codes,
+    }
+
+
+_NO_USAGE: dict[str, Any] = {f"{kind}_tokens": 0 for kind in TOKEN_KINDS} | {
+    "total_tokens": 0,
+    "requests": 0,
+    "cost": 0.0,
+}
+
+
+def _usage(session: Session, where: Iterable[Any]) -> dict[str, Any]:
+    """Billed totals: always sums of the usage records, never a stored copy."""
+    row = session.execute(
+        select(
+            *(func.coalesce(func.sum(getattr(UsageRecord, kind)), 0) for kind in TOKEN_KINDS),
+            func.count(UsageRecord.id),
+            func.coalesce(func.sum(UsageRecord.cost), 0),
+        ).where(*where)
+    ).one()
+    kinds = {f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:5], strict=True)}
+    return kinds | {
+        "total_tokens": sum(kinds.values()),
+        "requests": int(row[5]),
+        "cost": float(Decimal(row[6] or 0)),
+    }
+
+
+def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
+    """A batch's totals from the daily rollup, so a 10,000-job batch costs a few rows."""
+    row = session.execute(
+        select(
+            *(func.coalesce(func.sum(getattr(UsageDaily, kind)), 0) for kind in TOKEN_KINDS),
+            func.coalesce(func.sum(UsageDaily.requests), 0),
+            func.coalesce(func.sum(UsageDaily.cost), 0),
+            func.max(UsageDaily.currency),
+        ).where(UsageDaily.tenant_id == batch.tenant_id, UsageDaily.batch_id == str(batch.id))
+    ).one()
+    kinds = {f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:5], strict=True)}
+    return kinds | {
+        "total_tokens": sum(kinds.values()),
+        "requests": int(row[5]),
+        "cost": float(Decimal(row[6] or 0)),
+        "currency": row[7] or None,
+    }
+
+
+def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dict[str, Any]]:
+    if job.status != "succeeded":
+        return []
+    files = [(kind, name) for kind, name in OUTPUT_FILES.items() if kind in job.outputs]
+    files.append(("manifest", "manifest.json"))
+    out = []
+    for kind, name in files:
+        ref = ObjectRef.parse(job.output_prefix + name)
+        out.append(
+            {
+                "kind": kind,
+                "uri": ref.uri,
+                "url": store.presign_get(ref, expires_s=presign_expiry_s),
+            }
+        )
+    return out
+
+
+def batch_of(session: Session, batch_id: uuid.UUID) -> Batch | None:
+    return session.get(Batch, batch_id)

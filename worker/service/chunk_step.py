@@ -1,0 +1,244 @@
+"""translate one chunk: claim it → extract its payload → one streaming request (retried
+here, rate-limited fleet-wide, recorded before it is made) → checkpoint → count it.
+
+A chunk that is done is never requested again: the claim only takes pending chunks, or
+running ones whose holder stopped renewing its lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+
+from ltb.db.engine import unit_of_work
+from ltb.db.models import Job
+from ltb.errors import LtbError
+from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
+from ltb.storage import ObjectRef
+from worker.estimate import plan_options
+from worker.extract import ChunkPayload, extract_chunk
+from worker.plan import PlannedChunk, Source, split_chunk
+from worker.service import repository as repo
+from worker.service.context import WorkerContext
+from worker.service.plan_step import TRANSIENT, JobFacts, request_of, source_cache, url_delivery
+from worker.service.records import DbUsageRecorder
+from worker.translate import ChunkResult, chunk_work, translate_chunk
+
+log = logging.getLogger("ltb.worker.chunk")
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    chunk_id: uuid.UUID
+    planned: PlannedChunk
+    job: JobFacts
+    work_prefix: str
+
+
+def run_chunk(ctx: WorkerContext, chunk_id: uuid.UUID) -> None:
+    claimed = _claim(ctx, chunk_id)
+    if claimed is None:
+        return
+    with _LeaseKeeper(ctx, chunk_id):
+        try:
+            result = _translate(ctx, claimed)
+        except LtbError as exc:
+            if exc.code in TRANSIENT:
+                raise  # the lease lapses and the reaper hands the chunk out again
+            _give_up(ctx, claimed, exc)
+            return
+    if result.reply.truncated:
+        _split(ctx, claimed, result)
+    else:
+        _checkpoint(ctx, claimed, result)
+
+
+def _claim(ctx: WorkerContext, chunk_id: uuid.UUID) -> Claimed | None:
+    with unit_of_work(ctx.sessions) as session:
+        chunk = repo.claim_chunk(
+            session, chunk_id, owner=ctx.owner, lease_s=ctx.settings.chunk_lease_s
+        )
+        if chunk is None:
+            return None
+        job = session.get_one(Job, chunk.job_id)
+        return Claimed(
+            chunk_id=chunk.id,
+            planned=repo.planned_from_row(chunk),
+            job=JobFacts.of(job),
+            work_prefix=f"{ctx.settings.work_prefix.rstrip('/')}/{job.id}/",
+        )
+
+
+def _translate(ctx: WorkerContext, claimed: Claimed) -> ChunkResult:
+    job, planned = claimed.job, claimed.planned
+    source, _ = source_cache(ctx).local(
+        tenant_id=job.tenant_id, uri=job.source_uri, sha256=job.source_sha256
+    )
+    scratch = ctx.settings.scratch_dir / "payloads" / uuid.uuid4().hex
+    try:
+        by_url = url_delivery(ctx) and (
+            planned.delivery == "url" or ctx.settings.payload_delivery == "url"
+        )
+        payload = extract_chunk(
+            source, planned.span, scratch, video=planned.video, inline_required=not by_url
+        )
+        work = chunk_work(
+            planned, payload, job.request, media=_media(ctx, claimed, payload, by_url=by_url)
+        )
+        recorder = DbUsageRecorder(
+            ctx.sessions,
+            tenant_id=job.tenant_id,
+            job_id=job.id,
+            model=ctx.client.model,
+            price_table=ctx.prices.current(),
+        )
+        return translate_chunk(
+            work, client=ctx.client, limiter=ctx.limiter, recorder=recorder, policy=ctx.policy
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _media(ctx: WorkerContext, claimed: Claimed, payload: ChunkPayload, *, by_url: bool) -> str:
+    if not by_url and payload.fits_inline:
+        return payload.data_uri()
+    # Too big for a data URI (or URL delivery is configured): the provider fetches it.
+    ref = ObjectRef.parse(
+        f"{claimed.work_prefix}payload-{claimed.planned.index}{payload.path.suffix}"
+    )
+    ctx.store.upload_file(payload.path, ref, content_type=payload.mime)
+    return ctx.store.presign_get(ref, expires_s=ctx.settings.presign_expiry_s)
+
+
+def _checkpoint(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
+    reply = result.reply
+    audio_uri = None
+    if reply.pcm:
+        ref = ObjectRef.parse(f"{claimed.work_prefix}chunk-{claimed.planned.index}.pcm")
+        ctx.store.put_bytes(ref, reply.pcm, content_type="audio/L16;rate=24000;channels=1")
+        audio_uri = ref.uri
+    last = False
+    with unit_of_work(ctx.sessions) as session:
+        finished = repo.finish_chunk(
+            session,
+            claimed.chunk_id,
+            owner=ctx.owner,
+            status="done",
+            result_text=reply.text,
+            result_audio_uri=audio_uri,
+            finish_reason=reply.finish_reason,
+        )
+        if finished:
+            done, total = repo.count_chunk_done(session, claimed.job.id)
+            last = done >= total
+    if last:
+        ctx.queue.send_task(FINALIZE_JOB, args=[str(claimed.job.id)])
+
+
+def _split(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
+    """A truncated answer: cut the chunk in two at a pause and queue both halves."""
+    job, planned = claimed.job, claimed.planned
+    with unit_of_work(ctx.sessions) as session:
+        analysis = repo.cached_analysis(session, job.tenant_id, job.source_sha256 or "")
+        job_row = session.get_one(Job, job.id, with_for_update=True)
+        if analysis is None:
+            raise LtbError("the source analysis is missing from the cache", code="internal_error")
+        source = Source(
+            duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video
+        )
+        options = plan_options(ctx.settings, request_of(job_row), url_delivery=url_delivery(ctx))
+        halves = split_chunk(
+            planned, source, options, first_index=repo.next_chunk_index(session, job.id)
+        )
+        if halves is None:
+            repo.finish_chunk(
+                session, claimed.chunk_id, owner=ctx.owner, status="failed", finish_reason="length"
+            )
+            repo.fail_job(
+                session,
+                job.id,
+                deliver=ctx.deliver_webhook,
+                code="output_truncated",
+                message=f"the answer for {planned.span.start_s:.1f}-{planned.span.end_s:.1f} s is cut off at the "
+                "provider's output limit even for the shortest chunk",
+            )
+            return
+        if not repo.finish_chunk(
+            session, claimed.chunk_id, owner=ctx.owner, status="split", finish_reason="length"
+        ):
+            return
+        rows = [
+            repo.row_from_planned(half, job=job_row, parent_idx=planned.index) for half in halves
+        ]
+        session.add_all(rows)
+        job_row.chunks_total += 1  # one leaf became two
+        job_row.warnings = [
+            *job_row.warnings,
+            f"output_truncated: chunk {planned.index} hit the output limit and was redone as chunks "
+            f"{halves[0].index} and {halves[1].index}",
+        ]
+        session.flush()
+        new_ids = [row.id for row in rows]
+    log.info(
+        "chunk %s of job %s truncated (%s attempts); split",
+        planned.index,
+        job.id,
+        len(result.attempts),
+    )
+    for chunk_id in new_ids:
+        ctx.queue.send_task(TRANSLATE_CHUNK, args=[str(chunk_id)])
+
+
+def _give_up(ctx: WorkerContext, claimed: Claimed, error: LtbError) -> None:
+    log.warning("chunk %s of job %s failed: %s", claimed.planned.index, claimed.job.id, error.code)
+    with unit_of_work(ctx.sessions) as session:
+        repo.finish_chunk(
+            session,
+            claimed.chunk_id,
+            owner=ctx.owner,
+            status="failed",
+            error_code=error.code,
+            error_message=error.message,
+        )
+        repo.fail_job(
+            session,
+            claimed.job.id,
+            code=error.code,
+            message=error.message,
+            deliver=ctx.deliver_webhook,
+        )
+
+
+class _LeaseKeeper:
+    """Renews the chunk's lease while the work runs, so a slow stream is not mistaken for
+    a dead worker; a killed worker stops renewing and the reaper takes the chunk back."""
+
+    def __init__(self, ctx: WorkerContext, chunk_id: uuid.UUID) -> None:
+        self.ctx, self.chunk_id = ctx, chunk_id
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"lease-{chunk_id}", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        interval = max(1.0, self.ctx.settings.chunk_lease_s / 3)
+        while not self.stopped.wait(interval):
+            try:
+                with unit_of_work(self.ctx.sessions) as session:
+                    repo.renew_lease(
+                        session,
+                        self.chunk_id,
+                        owner=self.ctx.owner,
+                        lease_s=self.ctx.settings.chunk_lease_s,
+                    )
+            except Exception:
+                log.warning("could not renew the lease of chunk %s", self.chunk_id, exc_info=True)

@@ -1,0 +1,197 @@
+"""finalize a job: assemble its outputs from the chunk checkpoints, publish them under
+its output prefix with the manifest, and mark it succeeded. Output keys are fixed by the
+job, so finalizing twice writes the same files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ltb.db.engine import unit_of_work
+from ltb.db.models import Chunk, Job
+from ltb.errors import LtbError
+from ltb.lifecycle import finish_job
+from ltb.storage import ObjectRef
+from ltb.timeline import Span
+from ltb.usage import TokenCounts
+from worker.analysis import SourceAnalysis
+from worker.assemble import DubSettings, TranslatedChunk, assemble_outputs
+from worker.manifest import ChunkReport, build_manifest
+from worker.service import repository as repo
+from worker.service.context import WorkerContext
+from worker.service.plan_step import TRANSIENT
+
+log = logging.getLogger("ltb.worker.finalize")
+
+CONTENT_TYPES = {
+    "text": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "wav": "audio/wav",
+}
+
+
+def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
+    with unit_of_work(ctx.sessions) as session:
+        if not repo.begin_finalizing(session, job_id):
+            return
+        job = session.get_one(Job, job_id)
+        analysis = repo.cached_analysis(session, job.tenant_id, job.source_sha256 or "")
+        chunks = repo.chunks_of(session, job_id)
+        records = repo.usage_records(session, job_id)
+    try:
+        if analysis is None:
+            raise LtbError("the source analysis is missing from the cache", code="internal_error")
+        manifest = _publish(ctx, job, analysis, chunks, records)
+    except LtbError as exc:
+        if exc.code in TRANSIENT:
+            _hand_back(ctx, job_id)
+            raise
+        _fail(ctx, job_id, exc)
+        return
+    except Exception as exc:
+        log.exception("finalizing job %s failed unexpectedly", job_id)
+        _fail(
+            ctx,
+            job_id,
+            LtbError(
+                f"assembly failed unexpectedly ({type(exc).__name__}); see the worker log",
+                code="internal_error",
+            ),
+        )
+        return
+    with unit_of_work(ctx.sessions) as session:
+        row = session.get_one(Job, job_id)
+        row.warnings = manifest["warnings"]
+        finish_job(session, row, status="succeeded", deliver=ctx.deliver_webhook)
+    log.info("job %s succeeded", job_id)
+
+
+def _fail(ctx: WorkerContext, job_id: uuid.UUID, error: LtbError) -> None:
+    with unit_of_work(ctx.sessions) as session:
+        repo.fail_job(
+            session, job_id, code=error.code, message=error.message, deliver=ctx.deliver_webhook
+        )
+
+
+def _hand_back(ctx: WorkerContext, job_id: uuid.UUID) -> None:
+    """Lets the reaper finalize the job again soon, after a transient failure."""
+    with unit_of_work(ctx.sessions) as session:
+        repo.set_stage(session, job_id, "translating")
+
+
+def _publish(
+    ctx: WorkerContext, job: Job, analysis: SourceAnalysis, chunks: list[Chunk], records: list[Any]
+) -> dict[str, Any]:
+    scratch = Path(tempfile.mkdtemp(prefix=f"finalize-{job.id}-", dir=_scratch(ctx)))
+    try:
+        translated = [_translated(ctx, c) for c in chunks if c.status == "done"]
+        assembled = assemble_outputs(
+            translated,
+            outputs=job.outputs,
+            target_lang=job.target_lang,
+            timeline_end_s=analysis.duration_s,
+            out_dir=scratch,
+            no_speech=job.chunks_total == 0,
+            dub=DubSettings(
+                max_speed=ctx.settings.max_speed,
+                loudness_lufs=ctx.settings.loudness_lufs,
+                true_peak_dbtp=ctx.settings.true_peak_dbtp,
+            ),
+        )
+        paths, subtitles, dub = assembled.paths, assembled.subtitles, assembled.dub
+        no_speech = job.chunks_total == 0
+        warnings = [*job.warnings, *assembled.warnings]
+        with unit_of_work(ctx.sessions) as session:
+            repo.set_stage(session, job.id, "publishing")
+        for kind, path in paths.items():
+            ctx.store.upload_file(
+                path,
+                ObjectRef.parse(job.output_prefix + path.name),
+                content_type=CONTENT_TYPES[kind],
+            )
+        table = ctx.prices.by_id(job.price_table) if job.price_table else ctx.prices.current()
+        manifest = build_manifest(
+            job=_parameters(job),
+            analysis=analysis,
+            chunks=[_report(c) for c in chunks],
+            records=records,
+            # The plan's estimate: the chunks it made, not the halves of later splits.
+            estimate=TokenCounts.sum(
+                TokenCounts.of(c, prefix="est_") for c in chunks if c.parent_idx is None
+            ),
+            price_table=table,
+            model=ctx.client.model,
+            outcome="no_speech" if no_speech else "ok",
+            outputs={kind: path.name for kind, path in paths.items()},
+            warnings=warnings,
+            subtitles=subtitles,
+            dub=dub,
+        )
+        ctx.store.put_bytes(
+            ObjectRef.parse(job.output_prefix + "manifest.json"),
+            (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode(),
+            content_type="application/json",
+        )
+        return manifest
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _scratch(ctx: WorkerContext) -> Path:
+    ctx.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+    return ctx.settings.scratch_dir
+
+
+def _translated(ctx: WorkerContext, chunk: Chunk) -> TranslatedChunk:
+    pcm = b""
+    if chunk.result_audio_uri:
+        pcm = ctx.store.get_bytes(ObjectRef.parse(chunk.result_audio_uri), max_bytes=2**31)
+    return TranslatedChunk(
+        index=chunk.idx,
+        span=Span(chunk.start_s, chunk.end_s),
+        speech=tuple(Span(a, b) for a, b in chunk.speech),
+        text=chunk.result_text or "",
+        pcm=pcm,
+    )
+
+
+def _report(chunk: Chunk) -> ChunkReport:
+    return ChunkReport(
+        index=chunk.idx,
+        span=Span(chunk.start_s, chunk.end_s),
+        speech_s=sum(b - a for a, b in chunk.speech),
+        estimated=TokenCounts.of(chunk, prefix="est_"),
+        status=chunk.status,
+        finish_reason=chunk.finish_reason,
+        cut_through_speech=chunk.cut_through_speech,
+    )
+
+
+def _parameters(job: Job) -> dict[str, Any]:
+    return {
+        "job_id": str(job.id),
+        "tenant_id": str(job.tenant_id),
+        "batch_id": str(job.batch_id) if job.batch_id else None,
+        "source": job.source_uri,
+        "source_sha256": job.source_sha256,
+        "target_lang": job.target_lang,
+        "source_lang": job.source_lang,
+        "outputs": list(job.outputs),
+        "voice": job.voice,
+        "visual_context": "on" if job.visual_context else "off",
+        "output_prefix": job.output_prefix,
+        "labels": job.labels,
+        "budget": {
+            "max_input_tokens": job.budget_max_input_tokens,
+            "max_cost": float(job.budget_max_cost) if job.budget_max_cost is not None else None,
+        },
+        "price_table": job.price_table,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+    }
