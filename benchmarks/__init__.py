@@ -1,0 +1,1 @@
+"""`make bench`: figures written to bench-results.json, never asserted in tests."""
