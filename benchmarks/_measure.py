@@ -4,14 +4,18 @@ A figure for "the pipeline" is taken in a child process of its own, so the harne
 own memory (generated media, earlier runs) never counts against it. Peak RSS comes from
 the kernel: `os.wait4` returns the rusage of that one child (and of any children it
 reaped), whereas `getrusage(RUSAGE_CHILDREN)` would report the largest of every child
-this process ever waited for.
+this process ever waited for. The child is started from a small go-between
+(`benchmarks._spawn`), because Linux carries a parent's peak RSS across fork and exec.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -62,29 +66,44 @@ def run_measured(
 ) -> ChildUsage:
     """Runs `args` to completion, its output to `log_path`, and returns its usage.
 
-    A child still running after `timeout_s` is killed; its figures are then returned
-    with a negative return code, so a hung run shows up as a failure, not a hang.
+    The command runs under `benchmarks._spawn`, so its peak RSS is not the harness's
+    (see there). A child still running after `timeout_s` is killed with its go-between;
+    its figures are then returned with a negative return code, so a hung run shows up as
+    a failure, not a hang.
     """
+    report = log_path.with_suffix(".usage.json")
+    report.unlink(missing_ok=True)
+    started = time.monotonic()
     with open(log_path, "wb") as log:
-        started = time.monotonic()
         proc = subprocess.Popen(
-            list(args), cwd=cwd, env=dict(env or os.environ), stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "benchmarks._spawn", str(report), *args],
+            cwd=cwd,
+            env=dict(env or os.environ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # one process group: the watchdog kills both
         )
-    watchdog = threading.Timer(timeout_s, proc.kill)
+    watchdog = threading.Timer(timeout_s, os.killpg, (proc.pid, signal.SIGKILL))
     watchdog.start()
     try:
-        # wait4 rather than proc.wait(): it is the only call that yields this child's rusage.
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc.wait()
     finally:
         watchdog.cancel()
-    wall_s = time.monotonic() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # tell Popen it has been reaped
+    if not report.exists():
+        return ChildUsage(
+            returncode=proc.returncode or -1,
+            wall_s=time.monotonic() - started,
+            user_s=0.0,
+            sys_s=0.0,
+            peak_rss_mb=0.0,
+        )
+    figures = json.loads(report.read_text())
     return ChildUsage(
-        returncode=proc.returncode,
-        wall_s=wall_s,
-        user_s=usage.ru_utime,
-        sys_s=usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss * _KIB / _MB,
+        returncode=figures["returncode"],
+        wall_s=figures["wall_s"],
+        user_s=figures["user_s"],
+        sys_s=figures["sys_s"],
+        peak_rss_mb=figures["maxrss_kib"] * _KIB / _MB,
     )
 
 
@@ -97,7 +116,14 @@ def process_cpu_s(pid: int) -> float:
 
 
 def peak_rss_self_mb() -> float:
-    """This process's peak RSS so far."""
+    """This process's peak RSS so far.
+
+    Read from VmHWM, which belongs to this process's own address space; ru_maxrss would
+    include the parent's peak, carried across exec (see benchmarks._spawn).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * _KIB / _MB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _KIB / _MB
 
 
