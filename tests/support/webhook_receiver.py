@@ -29,7 +29,8 @@ class Receiver:
     # Answer 503 to this many deliveries before accepting any.
     failures_left: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
-    refused: int = 0
+    # Deliveries answered 503, kept so tests can see what each retry carried.
+    refused: list[Delivery] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -43,13 +44,14 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                delivery = Delivery(dict(self.headers.items()), body)
                 with receiver._arrived:
                     if receiver.failures_left > 0:
                         receiver.failures_left -= 1
-                        receiver.refused += 1
+                        receiver.refused.append(delivery)
                         self.send_response(503)
                     else:
-                        receiver.deliveries.append(Delivery(dict(self.headers.items()), body))
+                        receiver.deliveries.append(delivery)
                         self.send_response(204)
                     receiver._arrived.notify_all()
                 self.end_headers()
