@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -29,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # reading of a "300 MB" target.
 _KIB = 1024
 _MB = 1_000_000
+
+
+def kib_to_mb(kib: int) -> float:
+    return kib * _KIB / _MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +100,7 @@ def run_measured(
             sys_s=0.0,
             peak_rss_mb=0.0,
         )
-    figures = json.loads(report.read_text())
-    return ChildUsage(
-        returncode=figures["returncode"],
-        wall_s=figures["wall_s"],
-        user_s=figures["user_s"],
-        sys_s=figures["sys_s"],
-        peak_rss_mb=figures["maxrss_kib"] * _KIB / _MB,
-    )
+    return ChildUsage(**json.loads(report.read_text()))
 
 
 def process_cpu_s(pid: int) -> float:
@@ -121,10 +117,9 @@ def peak_rss_self_mb() -> float:
     Read from VmHWM, which belongs to this process's own address space; ru_maxrss would
     include the parent's peak, carried across exec (see benchmarks._spawn).
     """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * _KIB / _MB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _KIB / _MB
+    status = Path("/proc/self/status").read_text().splitlines()
+    line = next(line for line in status if line.startswith("VmHWM:"))
+    return kib_to_mb(int(line.split()[1]))
 
 
 @dataclass(slots=True)

@@ -15,7 +15,10 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
+
+from benchmarks._measure import ChildUsage, kib_to_mb
 
 
 def main(report: Path, args: list[str]) -> int:
@@ -24,14 +27,14 @@ def main(report: Path, args: list[str]) -> int:
     # wait4 rather than proc.wait(): it is the only call that yields this child's rusage.
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)  # tell Popen it has been reaped
-    figures = {
-        "returncode": proc.returncode,
-        "wall_s": time.monotonic() - started,
-        "user_s": usage.ru_utime,
-        "sys_s": usage.ru_stime,
-        "maxrss_kib": usage.ru_maxrss,
-    }
-    report.write_text(json.dumps(figures))
+    figures = ChildUsage(
+        returncode=proc.returncode,
+        wall_s=time.monotonic() - started,
+        user_s=usage.ru_utime,
+        sys_s=usage.ru_stime,
+        peak_rss_mb=kib_to_mb(usage.ru_maxrss),
+    )
+    report.write_text(json.dumps(asdict(figures)))
     return 0
 
 
