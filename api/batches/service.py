@@ -231,16 +231,10 @@ def retry_failed(uow: UnitOfWork, *, tenant: Tenant, batch_id: uuid.UUID) -> tup
     batch = find(session, tenant=tenant, batch_id=batch_id)
     if batch.status == "cancelled":
         raise ApiError(409, "not_retryable", "the batch was cancelled")
-    reopened = list(
-        session.scalars(
-            update(Job)
-            .where(Job.batch_id == batch.id, Job.status == "failed")
-            .values(
-                status="queued", stage=None, error_code=None, error_message=None, finished_at=None
-            )
-            .returning(Job.id)
-        )
-    )
+    reopened = [
+        job_id
+        for job_id, _ in jobs_repository.requeue_failed(session, where=Job.batch_id == batch.id)
+    ]
     if reopened:
         jobs_repository.reopen_unfinished_chunks(session, job_ids=reopened)
         session.execute(
