@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -54,11 +57,24 @@ def _round_trip(url: str) -> None:
     assert _tables(url) >= TABLES
 
 
-def test_the_rollup_keyed_on_a_labels_hash_keeps_a_database_s_history(tmp_path: Path) -> None:
+@contextmanager
+def _database_at_0002(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ltb.sqlite3'}"
+        upgrade(url, "0002")
+        yield url
+        return
+    with fresh_database("rollup_data", revision="0002") as plain:
+        yield plain.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_the_rollup_keyed_on_a_labels_hash_keeps_a_database_s_history(
+    backend: str, tmp_path: Path
+) -> None:
     """0002 → head on a database holding tenants, jobs and usage: the rollup still sums
     exactly the usage rows, and a label too big for a btree key no longer stops recording."""
-    with fresh_database("rollup_data", revision="0002") as plain:
-        url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
+    with _database_at_0002(backend, tmp_path) as url:
         engine = create_engine(url)
         try:
             tables = MetaData()
@@ -89,9 +105,19 @@ def test_the_rollup_keyed_on_a_labels_hash_keeps_a_database_s_history(tmp_path: 
                 stored = connection.execute(
                     text("SELECT labels FROM usage_daily_rollup WHERE requests = 2")
                 ).scalar_one()
-            assert stored == big
+            assert (json.loads(stored) if isinstance(stored, str) else stored) == big
         finally:
             engine.dispose()
+
+
+def _id(connection: Connection, value: uuid.UUID) -> uuid.UUID | str:
+    """A UUID as the reflected column takes it: SQLite keeps 32 hex digits."""
+    return value.hex if connection.dialect.name == "sqlite" else value
+
+
+def _now() -> datetime:
+    # Naive UTC, the way the application stores timestamps on SQLite; Postgres reads it as UTC.
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _tenant(connection: Connection, tables: MetaData) -> uuid.UUID:
@@ -99,11 +125,11 @@ def _tenant(connection: Connection, tables: MetaData) -> uuid.UUID:
     connection.execute(
         tables.tables["tenants"].insert(),
         {
-            "id": tenant_id,
+            "id": _id(connection, tenant_id),
             "name": f"t-{tenant_id.hex[:8]}",
             "allowed_prefixes": [],
             "webhook_secret": "s",
-            "created_at": datetime.now(UTC),
+            "created_at": _now(),
         },
     )
     return tenant_id
@@ -113,12 +139,12 @@ def _job(
     connection: Connection, tables: MetaData, tenant_id: uuid.UUID, labels: dict[str, str]
 ) -> uuid.UUID:
     job_id = uuid.uuid4()
-    now = datetime.now(UTC)
+    now = _now()
     connection.execute(
         tables.tables["jobs"].insert(),
         {
-            "id": job_id,
-            "tenant_id": tenant_id,
+            "id": _id(connection, job_id),
+            "tenant_id": _id(connection, tenant_id),
             "source_uri": "s3://media/x/a.mp3",
             "target_lang": "en",
             "outputs": ["text"],
@@ -143,9 +169,9 @@ def _usage(
     connection.execute(
         tables.tables["usage_records"].insert(),
         {
-            "id": uuid.uuid4(),
-            "tenant_id": tenant_id,
-            "job_id": job_id,
+            "id": _id(connection, uuid.uuid4()),
+            "tenant_id": _id(connection, tenant_id),
+            "job_id": _id(connection, job_id),
             "chunk_idx": 0,
             "attempt": 1,
             "model": "qwen3-livetranslate-flash",
@@ -160,6 +186,6 @@ def _usage(
             "cost": Decimal("0.00495"),
             "currency": "USD",
             "limiter_wait_s": 0.0,
-            "created_at": datetime.now(UTC),
+            "created_at": _now(),
         },
     )
