@@ -156,3 +156,21 @@ def test_api_processes_sharing_a_redis_share_each_tenant_s_bucket(
                 429,
             ]
             assert one.get("/v1/jobs", headers=auth(key)).status_code == 429
+
+
+def test_the_api_keeps_serving_when_the_limiter_s_redis_is_down(
+    settings: Settings, db: Session, tenant_key: tuple[Any, str], tmp_path: Path
+) -> None:
+    _, key = tenant_key
+    with redis_server(tmp_path) as redis:
+        app = _app(
+            settings, db, api_rate_per_tenant_rps=0.01, api_rate_burst=1, redis_url=redis.url
+        )
+        with TestClient(app) as client:
+            assert client.get("/v1/jobs", headers=auth(key)).status_code == 200
+            redis.stop()
+            assert [client.get("/v1/jobs", headers=auth(key)).status_code for _ in range(3)] == [
+                200,
+                200,
+                200,
+            ]
