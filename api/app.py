@@ -6,14 +6,16 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import health
 from api.batches import endpoints as batches
+from api.body_limit import BodyLimit
 from api.context import ServiceContext
 from api.errors import install_error_handlers
 from api.jobs import endpoints as jobs
 from api.metrics import router as metrics_router
+from api.ratelimit import enforce_rate_limit, rate_limiter
 from api.usage import endpoints as usage
 from ltb import __version__
 from ltb.db.engine import session_factory
@@ -51,10 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         queue=make_celery(settings),
         prices=load_price_book(settings.price_table_file),
     )
+    app.state.rate_limiter = rate_limiter(settings)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router)
     app.include_router(metrics_router)
-    app.include_router(jobs.router)
-    app.include_router(batches.router)
-    app.include_router(usage.router)
+    # Every route that acts for a tenant draws from that tenant's request budget.
+    per_tenant = [Depends(enforce_rate_limit)]
+    app.include_router(jobs.router, dependencies=per_tenant)
+    app.include_router(batches.router, dependencies=per_tenant)
+    app.include_router(usage.router, dependencies=per_tenant)
     return app

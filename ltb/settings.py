@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     # --- service: API -----------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Larger request bodies are refused with 413 as they arrive, whatever Content-Length says.
+    api_max_body_bytes: int = Field(default=10 * 1024**2, ge=1024)
+    # Each tenant's sustained API request rate and burst (a token bucket), shared by every
+    # API process through LTB_REDIS_URL (or a Redis broker), else per process; 0 turns it off.
+    api_rate_per_tenant_rps: float = Field(default=200.0, ge=0)
+    api_rate_burst: int = Field(default=400, ge=1)
 
     # --- webhooks -----------------------------------------------------------------------------
     # Callback URLs on private, loopback or link-local addresses are refused unless allowed.

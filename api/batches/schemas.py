@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from api.jobs.schemas import Budget, OutputKind, TokenTotals
+from api.jobs.schemas import Budget, Labels, OutputKind, TokenTotals, Uri
+
+# The most sources one batch may name; LTB_MAX_BATCH_JOBS caps sources × targets below it.
+MAX_SOURCES = 50_000
+Lang = Annotated[str, StringConstraints(max_length=16)]
+Voice = Annotated[str, StringConstraints(max_length=64)]
 
 
 class BatchCreate(BaseModel):
@@ -16,26 +21,29 @@ class BatchCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[str] | None = Field(
-        default=None, min_length=1, description="s3://bucket/key of each source."
+    sources: list[Uri] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_SOURCES,
+        description=f"s3://bucket/key of each source, at most {MAX_SOURCES:,}.",
     )
-    source_prefix: str | None = Field(
+    source_prefix: Uri | None = Field(
         default=None,
         description="s3://bucket/prefix/: every media file under it (paginated listing).",
     )
-    target_langs: list[str] = Field(min_length=1, max_length=18)
-    source_lang: str | None = None
+    target_langs: list[Lang] = Field(min_length=1, max_length=18)
+    source_lang: Lang | None = None
     outputs: list[OutputKind] = Field(default=["text", "srt"], min_length=1)
-    voice: str | None = Field(
+    voice: Voice | None = Field(
         default=None, description="Dub voice for every target that has no entry in `voices`."
     )
-    voices: dict[str, str] = Field(
-        default_factory=dict, description="Dub voice per target language."
+    voices: dict[Lang, Voice] = Field(
+        default_factory=dict, max_length=18, description="Dub voice per target language."
     )
     visual_context: Literal["off", "on"] = "off"
-    labels: dict[str, str] = Field(default_factory=dict, max_length=32)
+    labels: Labels = Field(default_factory=dict)
     budget: Budget | None = Field(default=None, description="Applies to each job.")
-    callback_url: str | None = Field(
+    callback_url: Uri | None = Field(
         default=None, description="Receives job.* for each job and batch.completed at the end."
     )
     estimate_only: bool = False

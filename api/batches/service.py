@@ -71,15 +71,11 @@ def submit(
     targets, voices = _targets_and_voices(body)
     if body.callback_url:
         check_callback_url(body.callback_url, allow_private=context.settings.webhook_allow_private)
-    sources = _sources(context, tenant, body)
+    max_jobs = context.settings.max_batch_jobs
+    sources = _sources(context, tenant, body, targets=len(targets))
     total = len(sources) * len(targets)
-    if total > context.settings.max_batch_jobs:
-        raise ApiError(
-            422,
-            "too_many_jobs",
-            f"{len(sources)} sources × {len(targets)} targets make {total} jobs; a batch may hold "
-            f"{context.settings.max_batch_jobs} (LTB_MAX_BATCH_JOBS). Split it by prefix.",
-        )
+    if total > max_jobs:
+        raise _too_many_jobs(f"{len(sources)} sources", len(targets), max_jobs)
     batch = Batch(
         tenant_id=tenant.id,
         idempotency_key=idempotency_key,
@@ -135,7 +131,18 @@ def _targets_and_voices(body: BatchCreate) -> tuple[list[str], dict[str, str | N
     return targets, voices
 
 
-def _sources(context: ServiceContext, tenant: Tenant, body: BatchCreate) -> list[str]:
+def _too_many_jobs(sources: str, targets: int, max_jobs: int) -> ApiError:
+    return ApiError(
+        422,
+        "too_many_jobs",
+        f"{sources} × {targets} targets make more than {max_jobs} jobs, the most a batch may "
+        f"hold (LTB_MAX_BATCH_JOBS). Split it by prefix.",
+    )
+
+
+def _sources(
+    context: ServiceContext, tenant: Tenant, body: BatchCreate, *, targets: int
+) -> list[str]:
     if body.sources is not None:
         uris = [ObjectRef.parse(uri).uri for uri in body.sources]
         outside = [uri for uri in uris if not allowed(tenant, uri)]
@@ -153,11 +160,19 @@ def _sources(context: ServiceContext, tenant: Tenant, body: BatchCreate) -> list
         raise ApiError(
             403, "source_not_allowed", f"{prefix} is outside this tenant's allowed prefixes"
         )
-    listed = [
-        item.ref.uri
-        for item in context.store.list(ObjectRef.parse(prefix.rstrip("/")))
-        if PurePosixPath(item.ref.key).suffix.lower() in MEDIA_SUFFIXES and item.size > 0
-    ]
+    # The limit is enforced while listing: a prefix of millions of objects must not be
+    # listed (and held in memory) only to be refused at the end.
+    max_jobs = context.settings.max_batch_jobs
+    max_sources = max_jobs // targets
+    listed: list[str] = []
+    for item in context.store.list(ObjectRef.parse(prefix.rstrip("/"))):
+        if PurePosixPath(item.ref.key).suffix.lower() not in MEDIA_SUFFIXES or item.size <= 0:
+            continue
+        listed.append(item.ref.uri)
+        if len(listed) > max_sources:
+            raise _too_many_jobs(
+                f"{prefix} holds more than {max_sources} media files", targets, max_jobs
+            )
     if not listed:
         raise ApiError(422, "no_sources", f"no audio or video files under {prefix}")
     return sorted(listed)
@@ -231,16 +246,10 @@ def retry_failed(uow: UnitOfWork, *, tenant: Tenant, batch_id: uuid.UUID) -> tup
     batch = find(session, tenant=tenant, batch_id=batch_id)
     if batch.status == "cancelled":
         raise ApiError(409, "not_retryable", "the batch was cancelled")
-    reopened = list(
-        session.scalars(
-            update(Job)
-            .where(Job.batch_id == batch.id, Job.status == "failed")
-            .values(
-                status="queued", stage=None, error_code=None, error_message=None, finished_at=None
-            )
-            .returning(Job.id)
-        )
-    )
+    reopened = [
+        job_id
+        for job_id, _ in jobs_repository.requeue_failed(session, where=Job.batch_id == batch.id)
+    ]
     if reopened:
         jobs_repository.reopen_unfinished_chunks(session, job_ids=reopened)
         session.execute(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, not_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Chunk, Job
@@ -69,11 +69,57 @@ def cancel_unstarted_chunks(session: Session, *, job_id: uuid.UUID) -> None:
     )
 
 
+def over_budget() -> ColumnElement[bool]:
+    """Whether a job's plan estimate exceeds its budget: such a job must not be queued again,
+    or its chunks would be requested without the check the plan made. Never NULL."""
+    return or_(
+        and_(
+            Job.budget_max_input_tokens.is_not(None),
+            Job.est_input_tokens.is_not(None),
+            Job.est_input_tokens > Job.budget_max_input_tokens,
+        ),
+        and_(
+            Job.budget_max_cost.is_not(None),
+            Job.est_cost.is_not(None),
+            Job.est_cost > Job.budget_max_cost,
+        ),
+    )
+
+
+def requeue_failed(
+    session: Session, *, where: ColumnElement[bool]
+) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+    """Puts the failed jobs matching `where` back in the queue, within their budget.
+
+    One conditional UPDATE: of two retries racing for a job, the second waits for the
+    first's row lock, then finds the job no longer failed and leaves it alone, so a
+    batch never counts one job back twice. Returns (job id, batch id) of each reopened job.
+    """
+    reopened = session.execute(
+        update(Job)
+        .where(where, Job.status == "failed", not_(over_budget()))
+        .values(status="queued", stage=None, error_code=None, error_message=None, finished_at=None)
+        .returning(Job.id, Job.batch_id)
+    ).all()
+    return [(job_id, batch_id) for job_id, batch_id in reopened]
+
+
 def reopen_unfinished_chunks(session: Session, *, job_ids: Sequence[uuid.UUID]) -> None:
-    """Chunks that are not done go back to pending; done chunks are never requested again."""
+    """Chunks that are not done go back to pending; done chunks are never requested again.
+
+    A running chunk whose lease is still live belongs to a worker that is paying for it
+    right now; reopening it would have another worker request it too. It is left to its
+    holder (or to the reaper, once the lease expires)."""
+    lease_expired = or_(Chunk.lease_until.is_(None), Chunk.lease_until < datetime.now(UTC))
     session.execute(
         update(Chunk)
-        .where(Chunk.job_id.in_(job_ids), Chunk.status.in_(("failed", "cancelled", "running")))
+        .where(
+            Chunk.job_id.in_(job_ids),
+            or_(
+                Chunk.status.in_(("failed", "cancelled")),
+                and_(Chunk.status == "running", lease_expired),
+            ),
+        )
         .values(
             status="pending",
             lease_until=None,

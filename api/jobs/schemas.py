@@ -2,23 +2,61 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 OutputKind = Literal["text", "srt", "vtt", "wav"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "estimated"]
 JobStage = Literal["fetching", "probing", "planning", "translating", "assembling", "publishing"]
 
+# Labels ride along on every usage row and report: short keys and values, a small total.
+MAX_LABELS = 32
+MAX_LABEL_KEY = 64
+MAX_LABEL_VALUE = 256
+MAX_LABELS_BYTES = 4096
+# An s3:// URI (bucket ≤ 63, key ≤ 1,024 bytes) or a callback URL fits with room to spare.
+MAX_URI = 2048
+# Far above any real job, far below what the columns hold: a budget is a limit, not a number
+# to overflow a database column with.
+MAX_BUDGET_TOKENS = 10**12
+MAX_BUDGET_COST = Decimal(10**9)
+
+
+def _labels_fit(labels: dict[str, str]) -> dict[str, str]:
+    size = len(json.dumps(labels, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_LABELS_BYTES:
+        raise ValueError(
+            f"labels take {size} bytes as JSON; at most {MAX_LABELS_BYTES} are allowed"
+        )
+    return labels
+
+
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_KEY)]
+LabelValue = Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE)]
+Labels = Annotated[
+    dict[LabelKey, LabelValue],
+    Field(
+        max_length=MAX_LABELS,
+        description=f"Up to {MAX_LABELS} name: value pairs (names ≤ {MAX_LABEL_KEY} "
+        f"characters, values ≤ {MAX_LABEL_VALUE}, {MAX_LABELS_BYTES} bytes in all).",
+    ),
+    AfterValidator(_labels_fit),
+]
+Uri = Annotated[str, StringConstraints(max_length=MAX_URI)]
+
 
 class Budget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_input_tokens: int | None = Field(default=None, ge=1)
-    max_cost: Decimal | None = Field(default=None, gt=0)
+    max_input_tokens: int | None = Field(default=None, ge=1, le=MAX_BUDGET_TOKENS)
+    max_cost: Decimal | None = Field(
+        default=None, gt=0, le=MAX_BUDGET_COST, decimal_places=8, allow_inf_nan=False
+    )
 
 
 class JobCreate(BaseModel):
@@ -26,20 +64,24 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source_uri: str = Field(description="s3://bucket/key of the audio or video to translate.")
-    target_lang: str = Field(description="Target language code, e.g. en, zh, ja.")
-    source_lang: str | None = Field(default=None, description="Source language; omit to detect.")
+    source_uri: Uri = Field(description="s3://bucket/key of the audio or video to translate.")
+    target_lang: str = Field(max_length=16, description="Target language code, e.g. en, zh, ja.")
+    source_lang: str | None = Field(
+        default=None, max_length=16, description="Source language; omit to detect."
+    )
     outputs: list[OutputKind] = Field(default=["text", "srt"], min_length=1)
-    voice: str | None = Field(default=None, description="Dub voice (with outputs including wav).")
+    voice: str | None = Field(
+        default=None, max_length=64, description="Dub voice (with outputs including wav)."
+    )
     visual_context: Literal["off", "on"] = "off"
-    output_prefix: str | None = Field(
+    output_prefix: Uri | None = Field(
         default=None,
         description="s3://bucket/prefix/ for the outputs; default under the output bucket.",
     )
     budget: Budget | None = None
-    labels: dict[str, str] = Field(default_factory=dict, max_length=32)
+    labels: Labels = Field(default_factory=dict)
     estimate_only: bool = False
-    callback_url: str | None = Field(
+    callback_url: Uri | None = Field(
         default=None,
         description="Receives job.succeeded, job.failed or job.cancelled, signed (see README).",
     )

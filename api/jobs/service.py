@@ -162,18 +162,25 @@ def cancel(uow: UnitOfWork, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
 
 def retry(uow: UnitOfWork, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
     """Redoes a failed job's chunks that are not done; done chunks are never requested again."""
-    job = find(uow.session, tenant=tenant, job_id=job_id)
-    if job.status != "failed":
+    session = uow.session
+    reopened = repository.requeue_failed(
+        session, where=(Job.id == job_id) & (Job.tenant_id == tenant.id)
+    )
+    job = find(session, tenant=tenant, job_id=job_id)
+    session.refresh(job)
+    if not reopened:
+        if job.status == "failed":
+            raise ApiError(
+                409,
+                "budget_exceeded",
+                "the job's estimate exceeds its budget; it cannot be queued again",
+            )
         raise ApiError(
             409, "not_retryable", f"the job is {job.status}; only failed jobs can be retried"
         )
-    job.status = "queued"
-    job.stage = None
-    job.error_code = job.error_message = None
-    job.finished_at = None
-    repository.reopen_unfinished_chunks(uow.session, job_ids=[job.id])
+    repository.reopen_unfinished_chunks(session, job_ids=[job.id])
     if job.batch_id is not None:
-        reopen_in_batch(uow.session, job.batch_id, 1)
+        reopen_in_batch(session, job.batch_id, 1)
     uow.enqueue(PLAN_JOB, str(job.id))
     return job
 

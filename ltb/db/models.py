@@ -264,8 +264,8 @@ class UsageRecord(Base):
 
 class UsageDaily(Base):
     """Usage records summed per day and reporting dimension, kept in step with
-    usage_records by database triggers (Postgres), so a report reads hundreds of rows,
-    not millions. Never written by the application."""
+    usage_records by database triggers (Postgres and SQLite), so a report reads hundreds
+    of rows, not millions. Never written by the application."""
 
     __tablename__ = "usage_daily_rollup"
 
@@ -277,7 +277,10 @@ class UsageDaily(Base):
     target_lang: Mapped[str] = mapped_column(String(8), primary_key=True)
     source_lang: Mapped[str] = mapped_column(String(8), primary_key=True)  # "auto" when detected
     batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # "" for none
-    labels: Mapped[dict[str, Any]] = mapped_column(primary_key=True)
+    # The labels as a key of bounded size (SHA-256 of their JSONB text on Postgres): a key
+    # holding the labels themselves broke on labels larger than a btree entry.
+    labels_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    labels: Mapped[dict[str, Any]] = mapped_column()
     currency: Mapped[str] = mapped_column(String(8), primary_key=True)
     price_table: Mapped[str] = mapped_column(String(64), primary_key=True)
     input_audio: Mapped[int] = mapped_column(BigInteger, default=0)

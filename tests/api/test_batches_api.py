@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Batch, Job, WebhookEvent
+from ltb.db.models import Batch, Chunk, Job, WebhookEvent
 from ltb.settings import Settings
 
 from support.factories import tenant_with_key
@@ -290,3 +292,81 @@ def test_another_tenants_batch_does_not_exist(client: TestClient, tenant_key) ->
         client.post(f"/v1/batches/{created['id']}/cancel", headers=auth(other_key)).status_code
         == 404
     )
+
+
+def test_retry_failed_leaves_a_chunk_with_a_live_lease_to_its_worker(
+    client: TestClient, db: Session, tenant_key
+) -> None:
+    tenant, key = tenant_key
+    created = client.post(
+        "/v1/batches",
+        json={"sources": [f"s3://media/{tenant.name}/a.mp3"], "target_langs": ["en"]},
+        headers=auth(key),
+    ).json()
+    from ltb.lifecycle import finish_job
+
+    job = db.scalars(select(Job).where(Job.batch_id == uuid.UUID(created["id"]))).one()
+    finish_job(db, job, status="failed", error=("provider_rejected", "moderation"))
+    now = datetime.now(UTC)
+    db.add_all(
+        [
+            Chunk(
+                tenant_id=tenant.id,
+                job_id=job.id,
+                idx=0,
+                start_s=0,
+                end_s=5,
+                status="running",
+                lease_owner="worker-a",
+                lease_until=now + timedelta(minutes=10),
+            ),
+            Chunk(
+                tenant_id=tenant.id,
+                job_id=job.id,
+                idx=1,
+                start_s=5,
+                end_s=9,
+                status="running",
+                lease_owner="worker-dead",
+                lease_until=now - timedelta(seconds=1),
+            ),
+        ]
+    )
+    db.flush()
+    retried = client.post(f"/v1/batches/{created['id']}/retry-failed", headers=auth(key))
+    assert retried.status_code == 202, retried.text
+    chunks = {c.idx: c for c in db.scalars(select(Chunk).where(Chunk.job_id == job.id))}
+    for chunk in chunks.values():
+        db.refresh(chunk)
+    assert (chunks[0].status, chunks[0].lease_owner) == ("running", "worker-a")
+    assert (chunks[1].status, chunks[1].lease_owner) == ("pending", None)
+
+
+def test_retry_failed_leaves_jobs_over_their_budget_failed(
+    client: TestClient, db: Session, tenant_key
+) -> None:
+    tenant, key = tenant_key
+    created = client.post(
+        "/v1/batches",
+        json={
+            "sources": [f"s3://media/{tenant.name}/{n}.mp3" for n in "ab"],
+            "target_langs": ["en"],
+            "budget": {"max_cost": "0.5"},
+        },
+        headers=auth(key),
+    ).json()
+    from ltb.lifecycle import finish_job
+
+    over, within = db.scalars(
+        select(Job).where(Job.batch_id == uuid.UUID(created["id"])).order_by(Job.source_uri)
+    ).all()
+    over.est_cost, within.est_cost = Decimal("2.0"), Decimal("0.1")
+    finish_job(db, over, status="failed", error=("budget_exceeded", "over"))
+    finish_job(db, within, status="failed", error=("provider_rejected", "moderation"))
+    retried = client.post(f"/v1/batches/{created['id']}/retry-failed", headers=auth(key))
+    assert retried.status_code == 202
+    counts = retried.json()["counts"]
+    assert (counts["failed"], counts["queued"]) == (1, 1)
+    assert retried.json()["progress"]["jobs_finished"] == 1
+    db.refresh(over)
+    assert over.status == "failed" and over.error_code == "budget_exceeded"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Chunk, Job
@@ -244,3 +246,68 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "storage": "ok"}
     assert client.get("/docs").status_code == 200
+
+
+def test_retry_leaves_a_chunk_with_a_live_lease_to_its_worker(
+    client: TestClient, db: Session, tenant_key
+) -> None:
+    """A running chunk whose lease is live is still being paid for by its worker: a retry
+    that reopened it would send the same request to the provider a second time."""
+    tenant, key = tenant_key
+    job = JobFactory(tenant_id=tenant.id, status="failed", error_code="x", chunks_total=2)
+    now = datetime.now(UTC)
+    db.add_all(
+        [
+            Chunk(
+                tenant_id=tenant.id,
+                job_id=job.id,
+                idx=0,
+                start_s=0,
+                end_s=5,
+                status="running",
+                lease_owner="worker-a",
+                lease_until=now + timedelta(minutes=10),
+            ),
+            Chunk(
+                tenant_id=tenant.id,
+                job_id=job.id,
+                idx=1,
+                start_s=5,
+                end_s=9,
+                status="running",
+                lease_owner="worker-dead",
+                lease_until=now - timedelta(seconds=1),
+            ),
+        ]
+    )
+    db.flush()
+    response = client.post(f"/v1/jobs/{job.id}/retry", headers=auth(key))
+    assert response.status_code == 202, response.text
+    chunks = {c.idx: c for c in db.scalars(select(Chunk).where(Chunk.job_id == job.id))}
+    db.refresh(chunks[0])
+    db.refresh(chunks[1])
+    assert (chunks[0].status, chunks[0].lease_owner) == ("running", "worker-a")
+    assert (chunks[1].status, chunks[1].lease_owner) == ("pending", None)
+
+
+def test_a_job_refused_for_its_budget_cannot_be_queued_again(
+    client: TestClient, db: Session, tenant_key
+) -> None:
+    tenant, key = tenant_key
+    job = JobFactory(
+        tenant_id=tenant.id,
+        status="failed",
+        error_code="budget_exceeded",
+        error_message="x",
+        budget_max_input_tokens=100,
+        est_input_tokens=5_000,
+        chunks_total=1,
+    )
+    db.add(Chunk(tenant_id=tenant.id, job_id=job.id, idx=0, start_s=0, end_s=5, status="cancelled"))
+    db.flush()
+    response = client.post(f"/v1/jobs/{job.id}/retry", headers=auth(key))
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "budget_exceeded"
+    db.refresh(job)
+    assert job.status == "failed"
+    assert db.scalars(select(Chunk.status).where(Chunk.job_id == job.id)).all() == ["cancelled"]

@@ -20,14 +20,14 @@ def _with_database(url: str, name: str) -> str:
 
 
 @contextmanager
-def fresh_database(label: str) -> Iterator[str]:
-    """Creates `ltb_test_<label>_<random>`, migrates it to head, yields its URL, drops it."""
+def fresh_database(label: str, revision: str = "head") -> Iterator[str]:
+    """Creates `ltb_test_<label>_<random>`, migrates it to `revision`, yields its URL, drops it."""
     name = f"ltb_test_{label}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = _with_database(ADMIN_URL, name)
     try:
-        upgrade(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        upgrade(url.replace("postgresql://", "postgresql+psycopg://", 1), revision)
         yield url
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:

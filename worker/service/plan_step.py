@@ -184,6 +184,10 @@ def _record_plan(
             finish_job(session, job, status="estimated", deliver=ctx.deliver_webhook)
             return []
         if refusal:
+            # No chunk is left behind a refused plan: a retry then plans again, and the
+            # budget is checked again, instead of queueing chunks nobody checked.
+            for row in rows:
+                session.expunge(row)
             finish_job(
                 session,
                 job,
