@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,9 @@ class Receiver:
     deliveries: list[Delivery] = field(default_factory=list)
     # Deliveries answered 503, kept so tests can see what each retry carried.
     refused: list[Delivery] = field(default_factory=list)
+    # Serve HTTPS with this context, recording the server name each client asked for.
+    tls: ssl.SSLContext | None = None
+    server_names: list[str | None] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -61,6 +65,9 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls is not None:
+            self.tls.sni_callback = lambda connection, name, context: self.server_names.append(name)
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -80,8 +87,10 @@ class Receiver:
 
 
 @contextmanager
-def receiver(*, start: bool = True, failures: int = 0) -> Iterator[Receiver]:
-    hook = Receiver(failures_left=failures)
+def receiver(
+    *, start: bool = True, failures: int = 0, tls: ssl.SSLContext | None = None
+) -> Iterator[Receiver]:
+    hook = Receiver(failures_left=failures, tls=tls)
     if start:
         hook.start()
     try:

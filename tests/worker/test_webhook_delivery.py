@@ -5,6 +5,7 @@ off at the overall deadline, every attempt counts, and logs never carry a whole 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import signal
 import socket
@@ -26,13 +27,16 @@ from ltb.pricing import load_price_book
 from ltb.queue import make_celery
 from ltb.settings import Settings
 from ltb.storage import object_store
+from ltb.webhooks import Address, resolve_callback
 from worker.provider import ProviderClient, Timeouts
 from worker.ratelimit import LocalRateLimiter
 from worker.service import webhook_step
 from worker.service.context import WorkerContext
+from worker.service.webhook_http import post
 from worker.translate import RetryPolicy
 
 from support.postgres import fresh_database
+from support.tls import certificates_for
 from support.webhook_receiver import endless_body, raw_receiver, receiver, silence, trickle
 
 REBOUND_HOST = "hooks.rebinding.test"
@@ -185,6 +189,37 @@ def test_the_pinned_connection_keeps_the_name_in_the_host_header(
         (delivery,) = loopback.wait_for(1, timeout_s=10)
     assert delivery.headers["Host"] == f"{REBOUND_HOST}:{loopback.port}"
     assert event_row(ctx.sessions, event_id).status == "delivered"
+
+
+def test_tls_is_checked_against_the_callbacks_name_on_the_pinned_address(
+    tmp_path: Path,
+) -> None:
+    certificates = certificates_for(REBOUND_HOST, tmp_path)
+
+    def loopback(host: str, port: int) -> list[Address]:
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    with receiver(tls=certificates.server_context()) as hook:
+        answers = {
+            name: post(
+                resolve_callback(
+                    f"https://{name}:{hook.port}/hooks/ltb", allow_private=True, resolver=loopback
+                ),
+                b"{}",
+                {"Content-Type": "application/json"},
+                deadline_s=5.0,
+                ssl_context=certificates.client_context(),
+            )
+            for name in (REBOUND_HOST, "elsewhere.test")
+        }
+        (delivery,) = hook.wait_for(1, timeout_s=10)
+    # SNI, the certificate check and Host all used the name, not the address dialled.
+    assert answers[REBOUND_HOST].ok, answers
+    assert hook.server_names[0] == REBOUND_HOST
+    assert delivery.headers["Host"] == f"{REBOUND_HOST}:{hook.port}"
+    # The certificate does not name the other host: refused, though the address is the same.
+    refused = answers["elsewhere.test"]
+    assert not refused.ok and refused.error and "certificate" in refused.error.lower(), refused
 
 
 def test_a_trickling_receiver_is_cut_off_at_the_overall_deadline(
