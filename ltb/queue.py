@@ -24,7 +24,11 @@ DELIVER_WEBHOOK = "ltb.deliver_webhook"
 
 PLAN_QUEUE = "ltb"
 CHUNK_QUEUE = "ltb.chunks"
+# What `ltb worker` consumes: the translation work. Its depth is the queue depth.
 QUEUES = (CHUNK_QUEUE, PLAN_QUEUE)
+# Webhook deliveries, consumed by `ltb webhooks` (and by `ltb worker --beat` on a single
+# node): a receiver that answers slowly holds a delivery process, never a translator.
+WEBHOOK_QUEUE = "ltb.webhooks"
 
 
 def queue_depth(queue: Celery, *, timeout_s: float = 2.0) -> int | None:
@@ -95,7 +99,7 @@ def _celery_options(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             TRANSLATE_CHUNK: {"queue": CHUNK_QUEUE},
             FINALIZE_JOB: {"queue": CHUNK_QUEUE},
-            DELIVER_WEBHOOK: {"queue": CHUNK_QUEUE},
+            DELIVER_WEBHOOK: {"queue": WEBHOOK_QUEUE},
         },
         "task_serializer": "json",
         "accept_content": ["json"],

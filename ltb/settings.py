@@ -116,11 +116,14 @@ class Settings(BaseSettings):
     # --- webhooks -----------------------------------------------------------------------------
     # Callback URLs on private, loopback or link-local addresses are refused unless allowed.
     webhook_allow_private: bool = False
+    # The whole delivery (connect, TLS, send, answer), not each step of it.
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     # How long a webhook is retried (with backoff) before it is given up.
     webhook_retry_window_s: float = Field(default=24 * 3600.0, gt=0)
     # The first retry's delay; each later one doubles, up to an hour.
     webhook_backoff_base_s: float = Field(default=10.0, gt=0)
+    # Deliveries `ltb webhooks` makes at once (processes); each waits at most the timeout.
+    webhook_concurrency: int = Field(default=4, ge=1)
     # The most jobs one batch may create (sources x targets).
     max_batch_jobs: int = Field(default=50_000, ge=1)
 

@@ -10,6 +10,7 @@ from ltb.cli import (  # noqa: F401  (each module registers its command)
     estimate_cmd,
     service_cmd,
     translate_cmd,
+    webhooks_cmd,
 )
 from ltb.cli.app import app
 

@@ -115,12 +115,15 @@ def api(
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Tasks run at once (processes).")] = None,
     beat: Annotated[
-        bool, typer.Option(help="Also run the reaper schedule (single-node installs).")
+        bool,
+        typer.Option(
+            help="Also run the reaper schedule and deliver webhooks (single-node installs)."
+        ),
     ] = False,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning",
 ) -> None:
     """Run a Celery worker: plans, chunks and finalizes jobs."""
-    from ltb.queue import QUEUES
+    from ltb.queue import QUEUES, WEBHOOK_QUEUE
     from worker.tasks import app as celery_app
 
     settings = get_settings()
@@ -130,7 +133,8 @@ def worker(
         f"--loglevel={loglevel}",
         "--without-gossip",
         "--without-mingle",
-        f"--queues={','.join(QUEUES)}",
+        # A single node has no `ltb webhooks` beside it: its worker delivers them too.
+        f"--queues={','.join((*QUEUES, WEBHOOK_QUEUE) if beat else QUEUES)}",
     ]
     if beat:
         argv += ["--beat", f"--schedule={settings.home / 'beat-schedule'}"]

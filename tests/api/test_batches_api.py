@@ -174,6 +174,13 @@ def test_bad_batches_are_refused(
         "http://[::1]/hook",
         "http://192.168.0.10/hook",
         "http://user:pw@example.com/x",
+        # Private IPv4 addresses dressed as IPv6: NAT64, 6to4, local-use NAT64, compatible.
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/latest",
+        "http://[2002:7f00:1::1]/hook",
+        "http://[2002:c0a8:a::]/hook",
+        "http://[64:ff9b:1::a00:1]/hook",
+        "http://[::127.0.0.1]/hook",
     ],
 )
 def test_job_callback_urls_inside_the_network_are_refused(
@@ -191,6 +198,23 @@ def test_job_callback_urls_inside_the_network_are_refused(
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] in ("callback_url_not_allowed", "invalid_callback_url")
+
+
+@pytest.mark.parametrize("url", ["http://[64:ff9b::808:808]/hook", "https://[2002:808:808::1]/x"])
+def test_callback_urls_embedding_public_ipv4_addresses_are_accepted(
+    client: TestClient, tenant_key, url: str
+) -> None:
+    tenant, key = tenant_key
+    response = client.post(
+        "/v1/jobs",
+        json={
+            "source_uri": f"s3://media/{tenant.name}/a.mp4",
+            "target_lang": "en",
+            "callback_url": url,
+        },
+        headers=auth(key),
+    )
+    assert response.status_code == 202, response.text
 
 
 def test_too_many_jobs_is_refused(

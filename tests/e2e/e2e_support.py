@@ -75,6 +75,14 @@ class Service:
             )
             for i in range(workers):
                 service.add_worker(f"{name}-{i}")
+            # Webhooks have a queue and processes of their own, as in Compose.
+            service.stack.enter_context(
+                running(
+                    [str(BIN / "ltb"), "webhooks", "--concurrency", "1", "--loglevel", "info"],
+                    env=env.env,
+                    log_path=env.logs / f"webhooks-{name}.log",
+                )
+            )
             service.stack.enter_context(
                 running(
                     [str(BIN / "ltb"), "beat"], env=env.env, log_path=env.logs / f"beat-{name}.log"

@@ -14,6 +14,7 @@ from e2e_support import Client
 from support.library import MediaLibrary
 from support.processes import BIN, free_port, running
 from support.translate_checks import read_srt_strictly
+from support.webhook_receiver import receiver
 
 
 def test_embedded_service_translates_a_job_with_no_services(
@@ -28,6 +29,8 @@ def test_embedded_service_translates_a_job_with_no_services(
         "LTB_HOME": str(home),
         "LTB_STORAGE_ROOT": str(home / "objects"),
         "LTB_SCRATCH_DIR": str(home / "scratch"),
+        # The webhook receiver below listens on loopback.
+        "LTB_WEBHOOK_ALLOW_PRIVATE": "true",
     }
 
     def ltb(*args: str) -> str:
@@ -47,6 +50,7 @@ def test_embedded_service_translates_a_job_with_no_services(
 
     port = free_port()
     with (
+        receiver() as hook,
         running(
             [str(BIN / "ltb"), "api", "--port", str(port)],
             ready_url=f"http://127.0.0.1:{port}/healthz",
@@ -67,10 +71,16 @@ def test_embedded_service_translates_a_job_with_no_services(
             )
         )
         job = client.submit(
-            source_uri="s3://media/solo/talk.mp3", target_lang="en", outputs=["text", "srt", "wav"]
+            source_uri="s3://media/solo/talk.mp3",
+            target_lang="en",
+            outputs=["text", "srt", "wav"],
+            callback_url=hook.url,
         )
         done = client.wait(job["id"], timeout_s=180)
+        # `ltb worker --beat` alone delivers webhooks too: a single node needs nothing else.
+        (delivery,) = hook.wait_for(1, timeout_s=60)
     assert done["status"] == "succeeded", (done, (tmp_path / "worker.log").read_text()[-3000:])
+    assert delivery.headers["LTB-Event"] == "job.succeeded" and delivery.json["id"] == job["id"]
     srt = next(o for o in done["outputs"] if o["kind"] == "srt")
     assert srt["url"].startswith("file://")
     assert read_srt_strictly(Path(srt["url"].removeprefix("file://")).read_bytes())

@@ -1,9 +1,12 @@
 """deliver a webhook: the outbox row's subject as the API would show it now, signed with
 the tenant's secret, POSTed until the receiver says 2xx or the retry window closes.
 
-The row stays locked while its POST is in flight, so two workers never deliver the same
-event at once; receivers still de-duplicate by LTB-Event-Id, because a delivery whose
-2xx was lost on the way back is sent again.
+An attempt is counted, and its row leased until the POST's deadline has passed, in a
+transaction of its own before anything is sent; so an attempt that dies on the way (a
+soft time limit, a killed worker) still counts, and the window still ends its retries.
+The lease also keeps a second worker off the event while the POST is in flight (no row
+lock is held meanwhile); receivers still de-duplicate by LTB-Event-Id, because a
+delivery whose 2xx was lost on the way back is sent again.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
 import pydantic_core
 from sqlalchemy import select
 
@@ -21,23 +24,68 @@ from ltb import __version__
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Batch, Job, Tenant, WebhookEvent
 from ltb.errors import RequestRefused
+from ltb.settings import Settings
 from ltb.views import batch_view, job_view
 from ltb.webhooks import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
     SIGNATURE_HEADER,
-    check_callback_url,
+    Resolver,
+    redact,
+    resolve_callback,
     signature,
 )
 from worker.service import repository as repo
 from worker.service.context import WorkerContext
+from worker.service.webhook_http import post
 
 log = logging.getLogger("ltb.worker.webhooks")
 
 BACKOFF_CAP_S = 3600.0
+# Beyond the POST's own deadline, before a leased attempt that never reported is retried.
+LEASE_GRACE_S = 30.0
 
 
-def deliver(ctx: WorkerContext, event_id: uuid.UUID) -> None:
+@dataclass(frozen=True)
+class _Claim:
+    event_id: uuid.UUID
+    event: str
+    url: str
+    attempt: int
+    body: bytes
+    secret: str
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    error: str | None
+    # Never worth retrying: the URL now points inside the network.
+    final: bool = False
+
+
+def deliver(ctx: WorkerContext, event_id: uuid.UUID, *, resolver: Resolver | None = None) -> None:
+    claim = _claim(ctx, event_id)
+    if claim is None:
+        return
+    try:
+        outcome = _attempt(ctx.settings, claim, resolver)
+    except Exception as exc:
+        # Celery's soft time limit lands here too: the attempt is recorded, then the task
+        # ends the way Celery expects.
+        log.warning(
+            "webhook %s to %s: attempt %d died: %s",
+            claim.event_id,
+            redact(claim.url),
+            claim.attempt,
+            type(exc).__name__,
+        )
+        _record(ctx, claim, _Outcome(error=f"attempt died: {type(exc).__name__}"))
+        raise
+    _record(ctx, claim, outcome)
+
+
+def _claim(ctx: WorkerContext, event_id: uuid.UUID) -> _Claim | None:
+    """Counts the attempt and leases the event, committed before the POST is made."""
     settings = ctx.settings
     with unit_of_work(ctx.sessions) as session:
         event = session.scalar(
@@ -45,36 +93,87 @@ def deliver(ctx: WorkerContext, event_id: uuid.UUID) -> None:
             .where(WebhookEvent.id == event_id, WebhookEvent.status == "pending")
             .with_for_update(skip_locked=True)
         )
-        if event is None or event.next_attempt_at > repo.now():
-            return
-        secret = session.get_one(Tenant, event.tenant_id).webhook_secret
-        body = pydantic_core.to_json(_subject(ctx, session, event))
-        try:
-            # Checked again at delivery: DNS may have changed since the URL was accepted.
-            check_callback_url(event.url, allow_private=settings.webhook_allow_private)
-        except RequestRefused as exc:
-            event.status, event.last_error = "failed", exc.message
-            return
-        error = _post(event, body, secret, timeout_s=settings.webhook_timeout_s)
-        event.attempts += 1
         now = repo.now()
-        if error is None:
+        if event is None or event.next_attempt_at > now:
+            return None
+        if event.attempts > 0 and _window_closed(settings, event):
+            _give_up(event, event.last_error or "no answer")
+            return None
+        event.attempts += 1
+        event.next_attempt_at = now + timedelta(
+            seconds=max(_backoff_s(settings, event.attempts), settings.webhook_timeout_s)
+            + LEASE_GRACE_S
+        )
+        return _Claim(
+            event_id=event.id,
+            event=event.event,
+            url=event.url,
+            attempt=event.attempts,
+            body=pydantic_core.to_json(_subject(ctx, session, event)),
+            secret=session.get_one(Tenant, event.tenant_id).webhook_secret,
+        )
+
+
+def _attempt(settings: Settings, claim: _Claim, resolver: Resolver | None) -> _Outcome:
+    try:
+        # Resolved and checked again at delivery: DNS may have changed since submission.
+        # The POST then connects only to the addresses checked here.
+        target = resolve_callback(
+            claim.url, allow_private=settings.webhook_allow_private, resolver=resolver
+        )
+    except RequestRefused as exc:
+        return _Outcome(error=exc.message, final=exc.code == "callback_url_not_allowed")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"livetranslate-batch/{__version__}",
+        SIGNATURE_HEADER: signature(claim.secret, claim.body),
+        EVENT_ID_HEADER: str(claim.event_id),
+        EVENT_TYPE_HEADER: claim.event,
+    }
+    answer = post(target, claim.body, headers, deadline_s=settings.webhook_timeout_s)
+    return _Outcome(error=answer.error)
+
+
+def _record(ctx: WorkerContext, claim: _Claim, outcome: _Outcome) -> None:
+    settings = ctx.settings
+    with unit_of_work(ctx.sessions) as session:
+        event = session.scalar(
+            select(WebhookEvent)
+            .where(WebhookEvent.id == claim.event_id, WebhookEvent.status == "pending")
+            .with_for_update()
+        )
+        if event is None:
+            return
+        now = repo.now()
+        if outcome.error is None:
             event.status, event.delivered_at, event.last_error = "delivered", now, None
-        elif (now - event.created_at).total_seconds() > settings.webhook_retry_window_s:
-            event.status, event.last_error = "failed", error
-            log.warning(
-                "webhook %s to %s given up after %d attempts: %s",
-                event.id,
-                event.url,
-                event.attempts,
-                error,
-            )
+        elif event.attempts != claim.attempt:
+            return  # a later attempt holds the event now; its own outcome decides
+        elif outcome.final or _window_closed(settings, event):
+            _give_up(event, outcome.error)
         else:
-            ceiling = min(
-                BACKOFF_CAP_S, settings.webhook_backoff_base_s * 2 ** (event.attempts - 1)
-            )
+            ceiling = _backoff_s(settings, event.attempts)
             event.next_attempt_at = now + timedelta(seconds=random.uniform(ceiling / 2, ceiling))
-            event.last_error = error
+            event.last_error = outcome.error
+
+
+def _backoff_s(settings: Settings, attempts: int) -> float:
+    return float(min(BACKOFF_CAP_S, settings.webhook_backoff_base_s * 2 ** (attempts - 1)))
+
+
+def _window_closed(settings: Settings, event: WebhookEvent) -> bool:
+    return (repo.now() - event.created_at).total_seconds() > settings.webhook_retry_window_s
+
+
+def _give_up(event: WebhookEvent, error: str) -> None:
+    event.status, event.last_error = "failed", error
+    log.warning(
+        "webhook %s to %s given up after %d attempts: %s",
+        event.id,
+        redact(event.url),
+        event.attempts,
+        error,
+    )
 
 
 def _subject(ctx: WorkerContext, session: object, event: WebhookEvent) -> dict[str, object]:
@@ -89,23 +188,3 @@ def _subject(ctx: WorkerContext, session: object, event: WebhookEvent) -> dict[s
         store=ctx.store,
         presign_expiry_s=ctx.settings.presign_expiry_s,
     )
-
-
-def _post(event: WebhookEvent, body: bytes, secret: str, *, timeout_s: float) -> str | None:
-    """POSTs the event; None on a 2xx, else what went wrong."""
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": f"livetranslate-batch/{__version__}",
-        SIGNATURE_HEADER: signature(secret, body),
-        EVENT_ID_HEADER: str(event.id),
-        EVENT_TYPE_HEADER: event.event,
-    }
-    try:
-        response = httpx.post(
-            event.url, content=body, headers=headers, timeout=timeout_s, follow_redirects=False
-        )
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"[:500]
-    if 200 <= response.status_code < 300:
-        return None
-    return f"HTTP {response.status_code}"
