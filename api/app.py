@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import health
 from api.batches import endpoints as batches
 from api.context import ServiceContext
+from api.deps import KeyCache
 from api.errors import install_error_handlers
 from api.jobs import endpoints as jobs
 from api.metrics import router as metrics_router
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         queue=make_celery(settings),
         prices=load_price_book(settings.price_table_file),
     )
+    app.state.key_cache = KeyCache(ttl_s=settings.auth_cache_s)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics_router)

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # --- service: API -----------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # How long each API process trusts an API key it has checked: a revoked key is refused
+    # everywhere within this many seconds. 0 checks the database on every request.
+    auth_cache_s: float = Field(default=5.0, ge=0, le=300)
 
     # --- webhooks -----------------------------------------------------------------------------
     # Callback URLs on private, loopback or link-local addresses are refused unless allowed.
