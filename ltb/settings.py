@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # --- service: API -----------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # GET /metrics is served on its own listener, never on the public API: loopback by
+    # default; in Compose and Kubernetes, the internal network Prometheus scrapes from.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=1, le=65535)
     # How long each API process trusts an API key it has checked: a revoked key is refused
     # everywhere within this many seconds. 0 checks the database on every request.
     auth_cache_s: float = Field(default=5.0, ge=0, le=300)

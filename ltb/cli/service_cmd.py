@@ -180,20 +180,35 @@ def api(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    metrics_host: Annotated[
+        str | None,
+        typer.Option(help="Interface for GET /metrics (default LTB_METRICS_HOST, loopback)."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Port for GET /metrics (default LTB_METRICS_PORT).")
+    ] = None,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs)."""
+    """Serve the REST API (OpenAPI at /docs), and Prometheus metrics on a listener of
+    their own (GET /metrics on --metrics-host:--metrics-port), never on the API's."""
     import uvicorn
 
+    from ltb.cli.metrics_listener import metrics_listener
+
     settings = get_settings()
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    with guarded():
+        listener = metrics_listener(
+            metrics_host or settings.metrics_host, metrics_port or settings.metrics_port
+        )
+    with listener:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
 
 
 @app.command()
