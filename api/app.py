@@ -12,8 +12,10 @@ from api import health
 from api.batches import endpoints as batches
 from api.body_limit import BodyLimit
 from api.context import ServiceContext
+from api.deps import KeyCache
 from api.errors import install_error_handlers
 from api.jobs import endpoints as jobs
+from api.metrics import CounterFloor
 from api.metrics import router as metrics_router
 from api.ratelimit import enforce_rate_limit, rate_limiter
 from api.usage import endpoints as usage
@@ -35,7 +37,19 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+def _context(settings: Settings) -> ServiceContext:
+    return ServiceContext(
+        settings=settings,
+        sessions=session_factory(settings, pre_ping=False),
+        store=object_store(settings),
+        queue=make_celery(settings),
+        prices=load_price_book(settings.price_table_file),
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The public REST API. It has no /metrics: that is `create_metrics_app`'s, on its own
+    listener, so nobody outside can make Postgres sum the usage tables."""
     settings = settings or get_settings()
     app = FastAPI(
         lifespan=_lifespan,
@@ -46,21 +60,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "through qwen3-livetranslate-flash, with token usage and cost per request, job and tenant."
         ),
     )
-    app.state.context = ServiceContext(
-        settings=settings,
-        sessions=session_factory(settings, pre_ping=False),
-        store=object_store(settings),
-        queue=make_celery(settings),
-        prices=load_price_book(settings.price_table_file),
-    )
+    app.state.context = _context(settings)
+    app.state.key_cache = KeyCache(ttl_s=settings.auth_cache_s)
     app.state.rate_limiter = rate_limiter(settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router)
-    app.include_router(metrics_router)
     # Every route that acts for a tenant draws from that tenant's request budget.
     per_tenant = [Depends(enforce_rate_limit)]
     app.include_router(jobs.router, dependencies=per_tenant)
     app.include_router(batches.router, dependencies=per_tenant)
     app.include_router(usage.router, dependencies=per_tenant)
+    return app
+
+
+def create_metrics_app(settings: Settings | None = None) -> FastAPI:
+    """GET /metrics alone, for the metrics listener (LTB_METRICS_HOST/PORT). One per
+    process: its counters never decrease while it lives (see api.metrics)."""
+    settings = settings or get_settings()
+    app = FastAPI(title="livetranslate-batch metrics", version=__version__, openapi_url=None)
+    app.state.context = _context(settings)
+    app.state.counters = CounterFloor()
+    install_error_handlers(app)
+    app.include_router(metrics_router)
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -45,23 +47,54 @@ async def get_unit_of_work(
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 
 
-# Recently authenticated keys, by hash: a polling client would otherwise cost a query per
-# request. A revoked key keeps working for at most this long in each API process.
-AUTH_CACHE_S = 5.0
-_authenticated: dict[str, tuple[float, Tenant]] = {}
+class KeyCache:
+    """Keys this API app has checked recently, by hash, with their tenant.
+
+    A polling client would otherwise cost a query per request. Entries live `ttl_s`
+    seconds, so a revoked key keeps working for at most that long in any process; the
+    cache holds at most `max_keys` entries, the oldest dropped first.
+    """
+
+    def __init__(self, *, ttl_s: float, max_keys: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_keys = max_keys
+        self._entries: OrderedDict[str, tuple[float, Tenant]] = OrderedDict()
+        # Sync dependencies run on a thread pool.
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Tenant | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if time.monotonic() - entry[0] >= self.ttl_s:
+                del self._entries[digest]
+                return None
+            return entry[1]
+
+    def put(self, digest: str, tenant: Tenant) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            self._entries.pop(digest, None)
+            self._entries[digest] = (time.monotonic(), tenant)
+            while len(self._entries) > self.max_keys:
+                self._entries.popitem(last=False)
 
 
 def get_tenant(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Tenant:
     """The tenant whose API key signs the request; 401 for a missing or unknown key."""
     if credentials is None or not credentials.credentials:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <api key>'")
+    cache: KeyCache = request.app.state.key_cache
     digest = hash_key(credentials.credentials)
-    cached = _authenticated.get(digest)
-    if cached is not None and time.monotonic() - cached[0] < AUTH_CACHE_S:
-        return cached[1]
+    cached = cache.get(digest)
+    if cached is not None:
+        return cached
     tenant = session.scalar(
         select(Tenant)
         .join(ApiKey, ApiKey.tenant_id == Tenant.id)
@@ -69,9 +102,9 @@ def get_tenant(
     )
     if tenant is None:
         raise ApiError(401, "unauthorized", "the API key is not valid")
-    # A detached snapshot: read-only fields (id, name, prefixes) shared across requests.
+    # A detached snapshot: read-only fields (id, name, grants) shared across requests.
     session.expunge(tenant)
-    _authenticated[digest] = (time.monotonic(), tenant)
+    cache.put(digest, tenant)
     return tenant
 
 

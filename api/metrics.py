@@ -6,9 +6,15 @@ Postgres (the truth) and the broker instead: one consistent fleet-wide view, the
 from every replica, so scrape one replica (or aggregate replicas with max(), never sum()).
 
 The metrics are fleet-wide on purpose: tenant labels would have unbounded cardinality and
-would show one tenant's traffic to anyone who reads the dashboards. Like /readyz, the
-endpoint asks for no API key: serve it on the internal network only, never through the
-public ingress.
+would show one tenant's traffic to anyone who reads the dashboards. The endpoint asks for
+no API key, so it is not part of the public API: `ltb api` serves it on a listener of its
+own (LTB_METRICS_HOST/PORT, loopback by default), which only the internal network sees.
+
+Counters come from sums over rows, and rows can be deleted (a tenant removed, usage
+pruned), which would move a sum down; Prometheus reads any decrease as a restart and
+rate() would spike. So each counter series passes through a CounterFloor, which keeps
+what it last emitted and adds only increases of the sum: within one process a counter
+never decreases, and a series whose rows all disappear keeps its last value.
 
 What one scrape costs on Postgres (five statements and one broker round trip):
 - jobs by status: an index-only scan of ix_jobs_status, O(jobs);
@@ -26,6 +32,7 @@ What one scrape costs on Postgres (five statements and one broker round trip):
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +41,7 @@ from decimal import Decimal
 from typing import Any, get_args
 
 from celery import Celery
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -92,6 +99,37 @@ class ProviderUsage:
 class ProviderSeconds:
     limiter_wait_s: float
     request_s: float
+
+
+class CounterFloor:
+    """Keeps counters monotonic in this process, whatever their source sums do.
+
+    Per series it remembers the last source sum and the last value emitted; the next
+    value is the last one plus the source's increase, if any. Rows deleted between two
+    scrapes are thus never subtracted; rows deleted and added within one interval count
+    only their net increase, an undercount, never a decrease. `lock` serialises scrapes,
+    so two scrapes cannot interleave old and new sums.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._series: dict[str, dict[tuple[str, ...], tuple[float, float]]] = {}
+
+    def hold(self, name: str, sums: dict[tuple[str, ...], float]) -> dict[tuple[str, ...], float]:
+        """The values to emit for counter `name`, given its current sums by label values.
+        Series seen before and absent now are kept, as sums of zero."""
+        series = self._series.setdefault(name, {})
+        emitted: dict[tuple[str, ...], float] = {}
+        for labels in sorted({*series, *sums}):
+            now = sums.get(labels, 0.0)
+            if labels in series:
+                last_sum, last_value = series[labels]
+                value = last_value + max(0.0, now - last_sum)
+            else:
+                value = now
+            series[labels] = (now, value)
+            emitted[labels] = value
+        return emitted
 
 
 # --- the queries ------------------------------------------------------------------------
@@ -203,9 +241,10 @@ def provider_seconds(session: Session) -> ProviderSeconds:
 class FleetCollector(Collector):
     """The fleet's metrics, queried afresh on every collect() (one per scrape)."""
 
-    def __init__(self, *, session: Session, queue: Celery) -> None:
+    def __init__(self, *, session: Session, queue: Celery, counters: CounterFloor) -> None:
         self.session = session
         self.queue = queue
+        self.counters = counters
 
     def collect(self) -> Iterator[Metric]:
         yield self._jobs()
@@ -232,48 +271,63 @@ class FleetCollector(Collector):
             sum_value=durations.sum_s,
         )
 
+    def _counter(
+        self,
+        name: str,
+        documentation: str,
+        sums: dict[tuple[str, ...], float],
+        *,
+        labels: list[str],
+    ) -> CounterMetricFamily:
+        family = CounterMetricFamily(name, documentation, labels=labels)
+        for label_values, value in self.counters.hold(name, sums).items():
+            family.add_metric(list(label_values), value)
+        return family
+
     def _provider(self) -> Iterator[Metric]:
         usage = provider_usage(self.session)
-        tokens = CounterMetricFamily(
+        by_model = sorted(usage.by_model.items())
+        yield self._counter(
             "ltb_provider_tokens",
             "Provider tokens by kind and model, as recorded (reported, or estimated when "
             "the provider reported none).",
+            {
+                (kind, model): float(count)
+                for model, figures in by_model
+                for kind, count in figures.tokens.items()
+            },
             labels=["kind", "model"],
         )
-        requests = CounterMetricFamily(
+        yield self._counter(
             "ltb_provider_requests",
             "Provider requests by model, failed and retried ones included.",
+            {(model,): float(figures.requests) for model, figures in by_model},
             labels=["model"],
         )
-        rate_limited = CounterMetricFamily(
+        yield self._counter(
             "ltb_provider_rate_limited",
             "Provider requests refused with 429 (outcome provider_rate_limited), by model.",
+            {(model,): float(figures.rate_limited) for model, figures in by_model},
             labels=["model"],
         )
-        for model, figures in sorted(usage.by_model.items()):
-            for kind, count in figures.tokens.items():
-                tokens.add_metric([kind, model], count)
-            requests.add_metric([model], figures.requests)
-            rate_limited.add_metric([model], figures.rate_limited)
-        cost = CounterMetricFamily(
-            "ltb_cost", "Cost of provider requests by currency.", labels=["currency"]
+        yield self._counter(
+            "ltb_cost",
+            "Cost of provider requests by currency.",
+            {(currency,): float(amount) for currency, amount in usage.cost_by_currency.items()},
+            labels=["currency"],
         )
-        for currency, amount in sorted(usage.cost_by_currency.items()):
-            cost.add_metric([currency], float(amount))
         seconds = provider_seconds(self.session)
-        yield tokens
-        yield requests
-        yield rate_limited
-        yield cost
-        yield CounterMetricFamily(
+        yield self._counter(
             "ltb_rate_limiter_wait_seconds",
             "Seconds provider requests waited for the account-wide rate limiter.",
-            value=seconds.limiter_wait_s,
+            {(): seconds.limiter_wait_s},
+            labels=[],
         )
-        yield CounterMetricFamily(
+        yield self._counter(
             "ltb_provider_request_seconds",
             "Seconds provider requests took, waiting for the limiter excluded.",
-            value=seconds.request_s,
+            {(): seconds.request_s},
+            labels=[],
         )
 
     def _queue(self) -> Iterator[Metric]:
@@ -298,7 +352,11 @@ class FleetCollector(Collector):
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
-def metrics(session: SessionDep, context: ContextDep) -> Response:
+def metrics(request: Request, session: SessionDep, context: ContextDep) -> Response:
     """Fleet-wide metrics for Prometheus, read from the database and broker per scrape."""
-    body = generate_latest(FleetCollector(session=session, queue=context.queue))
+    counters: CounterFloor = request.app.state.counters
+    with counters.lock:
+        body = generate_latest(
+            FleetCollector(session=session, queue=context.queue, counters=counters)
+        )
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -106,7 +106,10 @@ def run() -> dict[str, Any]:
         api_url = f"http://127.0.0.1:{port}"
         stack.enter_context(
             running(
-                [str(LTB), "api", "--port", str(port), "--workers", "2"],
+                [
+                    *(str(LTB), "api", "--port", str(port), "--workers", "2"),
+                    *("--metrics-port", str(free_port())),
+                ],
                 ready_url=f"{api_url}/healthz",
                 env=env,
                 log_path=logs / "api.log",

@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     # API process through LTB_REDIS_URL (or a Redis broker), else per process; 0 turns it off.
     api_rate_per_tenant_rps: float = Field(default=200.0, ge=0)
     api_rate_burst: int = Field(default=400, ge=1)
+    # GET /metrics is served on its own listener, never on the public API: loopback by
+    # default; in Compose and Kubernetes, the internal network Prometheus scrapes from.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=1, le=65535)
+    # How long each API process trusts an API key it has checked: a revoked key is refused
+    # everywhere within this many seconds. 0 checks the database on every request.
+    auth_cache_s: float = Field(default=5.0, ge=0, le=300)
 
     # --- webhooks -----------------------------------------------------------------------------
     # Callback URLs on private, loopback or link-local addresses are refused unless allowed.

@@ -1,16 +1,26 @@
-"""Tenants and their API keys. Keys are shown once and stored only as hashes."""
+"""Tenants, their grants and their API keys. Keys are shown once and stored only as hashes.
+
+A tenant holds two lists of grants, both folders (`s3://bucket/prefix/`): read grants
+say which sources its jobs may fetch, write grants where its jobs may put their outputs
+besides the default output location, which is always writable. Prefixes are folders, not
+strings: a grant of `s3://media/initech` covers `s3://media/initech/talk.mp4`, never
+`s3://media/initech-secret/talk.mp4`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
+import uuid
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ltb.db.models import ApiKey, Tenant
-from ltb.errors import RequestRefused
+from ltb.db.models import ApiKey, Tenant, utcnow
+from ltb.errors import LtbError, RequestRefused
+from ltb.storage import ObjectRef
 
 KEY_PREFIX = "ltb_"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -22,22 +32,85 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_tenant(session: Session, *, name: str, allowed_prefixes: list[str]) -> Tenant:
-    """A new tenant that may read sources under `allowed_prefixes` (s3://bucket/prefix/)."""
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
+# --- grants -----------------------------------------------------------------------------
+
+
+def folder(prefix: str) -> str:
+    """`prefix` as a folder, `s3://bucket/` or `s3://bucket/key/`; refuses anything else."""
+    scheme, sep, rest = prefix.partition("://")
+    bucket, _, key = rest.partition("/")
+    try:
+        if scheme != "s3" or not sep:
+            raise ValueError
+        # A bucket-wide grant is the bucket's root folder; a key is checked as a folder.
+        ObjectRef.parse(f"s3://{bucket}/{key.rstrip('/') or 'x'}/")
+    except (LtbError, ValueError):
+        raise RequestRefused(
+            f"grants look like s3://bucket/prefix/ (got {prefix!r})", code="invalid_prefix"
+        ) from None
+    key = key.rstrip("/")
+    return f"s3://{bucket}/{key}/" if key else f"s3://{bucket}/"
+
+
+def folders(prefixes: Iterable[str]) -> list[str]:
+    """Each prefix as a folder, once, in the order given."""
+    return list(dict.fromkeys(folder(prefix) for prefix in prefixes))
+
+
+def under(uri: str, grants: Sequence[str]) -> bool:
+    """Whether `uri` (an object, or a folder ending in /) lies inside one of `grants`.
+
+    A grant is read as a folder even if a row somehow holds it without its slash, so it
+    can never match a sibling that merely shares its spelling.
+    """
+    for grant in grants:
+        grant_folder = grant if grant.endswith("/") else grant + "/"
+        if uri.startswith(grant_folder):
+            return True
+    return False
+
+
+def may_read(tenant: Tenant, uri: str) -> bool:
+    """Whether the tenant's jobs may read `uri`."""
+    return under(uri, tenant.read_prefixes)
+
+
+def default_output_folder(tenant: Tenant, *, output_bucket: str) -> str:
+    return f"s3://{output_bucket}/{tenant.name}/"
+
+
+def may_write(tenant: Tenant, uri: str, *, output_bucket: str) -> bool:
+    """Whether the tenant's jobs may write under `uri`: its default output folder, or
+    one of its write grants. A read grant is not a write grant."""
+    return under(uri, [default_output_folder(tenant, output_bucket=output_bucket)]) or under(
+        uri, tenant.write_prefixes
+    )
+
+
+# --- tenants ----------------------------------------------------------------------------
+
+
+def create_tenant(
+    session: Session,
+    *,
+    name: str,
+    read_prefixes: Sequence[str],
+    write_prefixes: Sequence[str] = (),
+) -> Tenant:
+    """A new tenant that may read under `read_prefixes` and write under `write_prefixes`."""
     if not _NAME.match(name):
         raise RequestRefused(
             f"tenant names are lower-case letters, digits, - and _ (got {name!r})",
             code="invalid_tenant_name",
         )
-    for prefix in allowed_prefixes:
-        if not prefix.startswith("s3://") or len(prefix) <= len("s3://") or ".." in prefix:
-            raise RequestRefused(
-                f"allowed prefixes look like s3://bucket/prefix/ (got {prefix!r})",
-                code="invalid_prefix",
-            )
+    reads, writes = folders(read_prefixes), folders(write_prefixes)
     if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
         raise RequestRefused(f"a tenant named {name!r} exists already", code="tenant_exists")
-    tenant = Tenant(name=name, allowed_prefixes=list(allowed_prefixes))
+    tenant = Tenant(name=name, read_prefixes=reads, write_prefixes=writes)
     session.add(tenant)
     session.flush()
     return tenant
@@ -52,9 +125,50 @@ def find_tenant(session: Session, name: str) -> Tenant:
     return tenant
 
 
+def rotate_webhook_secret(session: Session, tenant: Tenant) -> str:
+    """A new secret for the tenant's webhooks. Every delivery from now on, retries of
+    earlier events included, is signed with it."""
+    tenant.webhook_secret = new_webhook_secret()
+    session.flush()
+    return tenant.webhook_secret
+
+
+# --- keys -------------------------------------------------------------------------------
+
+
 def create_key(session: Session, *, tenant: Tenant) -> str:
     """A new API key for `tenant`; the only time the key itself is ever seen."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiKey(tenant_id=tenant.id, key_hash=hash_key(key), display_prefix=key[:12]))
     session.flush()
+    return key
+
+
+def list_keys(session: Session, *, tenant: Tenant) -> list[ApiKey]:
+    """The tenant's keys, revoked ones included, oldest first."""
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.created_at)
+        )
+    )
+
+
+def revoke_key(session: Session, key_id: str) -> ApiKey:
+    """Revokes the key with id `key_id`. Revoking a revoked key changes nothing."""
+    try:
+        parsed = uuid.UUID(key_id)
+    except ValueError:
+        raise RequestRefused(
+            f"key ids look like 5f0c…-…; `ltb keys list --tenant NAME` shows them (got {key_id!r})",
+            code="invalid_key_id",
+        ) from None
+    key = session.get(ApiKey, parsed)
+    if key is None:
+        raise RequestRefused(
+            f"no API key with id {key_id}; `ltb keys list --tenant NAME` shows them",
+            code="unknown_key",
+        )
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
     return key

@@ -26,6 +26,7 @@ from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import finish_job, reopen_in_batch
 from ltb.queue import PLAN_JOB
 from ltb.storage import ObjectRef
+from ltb.tenancy import default_output_folder, may_read, may_write
 from ltb.views import job_view
 from ltb.webhooks import check_callback_url
 
@@ -80,19 +81,22 @@ def new_job(
         raise ApiError(
             403,
             "source_not_allowed",
-            f"{source.uri} is outside this tenant's allowed sources ({', '.join(tenant.allowed_prefixes) or 'none'})",
+            f"{source.uri} is outside this tenant's read grants ({', '.join(tenant.read_prefixes) or 'none'})",
         )
     job_id = uuid.uuid4()
-    default_prefix = f"s3://{context.settings.output_bucket}/{tenant.name}/"
-    output_prefix = body.output_prefix or f"{default_prefix}{job_id}/"
+    output_bucket = context.settings.output_bucket
+    output_prefix = (
+        body.output_prefix
+        or f"{default_output_folder(tenant, output_bucket=output_bucket)}{job_id}/"
+    )
     if not output_prefix.endswith("/"):
         output_prefix += "/"
     ObjectRef.parse(output_prefix + "x")
-    if body.output_prefix and not (
-        output_prefix.startswith(default_prefix) or allowed(tenant, output_prefix)
-    ):
+    if body.output_prefix and not may_write(tenant, output_prefix, output_bucket=output_bucket):
         raise ApiError(
-            403, "output_not_allowed", f"{output_prefix} is outside this tenant's allowed prefixes"
+            403,
+            "output_not_allowed",
+            f"{output_prefix} is outside this tenant's write grants and its default output folder",
         )
     callback_url = None
     if body.callback_url:
@@ -120,8 +124,8 @@ def new_job(
 
 
 def allowed(tenant: Tenant, uri: str) -> bool:
-    """Whether `uri` lies under one of the tenant's allowed prefixes."""
-    return any(uri.startswith(prefix) for prefix in tenant.allowed_prefixes)
+    """Whether `uri` lies inside one of the tenant's read grants (folders)."""
+    return may_read(tenant, uri)
 
 
 def _fingerprint(body: JobCreate) -> str:

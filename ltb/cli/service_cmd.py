@@ -44,27 +44,47 @@ def db_downgrade(
 @tenants.command("create")
 def tenants_create(
     name: Annotated[str, typer.Argument(help="Tenant name: lower-case letters, digits, - and _.")],
-    allow: Annotated[
+    allow_read: Annotated[
         list[str],
-        typer.Option("--allow", help="s3://bucket/prefix/ the tenant may read; repeatable."),
+        typer.Option(
+            "--allow-read",
+            "--allow",
+            help="s3://bucket/prefix/ folder the tenant's jobs may read sources from; "
+            "repeatable. --allow is the same option.",
+        ),
     ],
+    allow_write: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-write",
+            help="s3://bucket/prefix/ folder the tenant's jobs may write outputs to (the "
+            "output_prefix of a job), besides its default output folder; repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Create a tenant that may read sources under the --allow prefixes; prints its id."""
+    """Create a tenant with its read (and write) grants; prints its id.
+
+    Grants are folders: s3://media/acme covers s3://media/acme/talk.mp4, not
+    s3://media/acme-other/. A read grant is never a write grant.
+    """
     from ltb.db.engine import session_factory, unit_of_work
     from ltb.tenancy import create_tenant
 
     with guarded(), unit_of_work(session_factory()) as session:
-        tenant = create_tenant(session, name=name, allowed_prefixes=allow)
+        tenant = create_tenant(
+            session, name=name, read_prefixes=allow_read, write_prefixes=allow_write or []
+        )
         typer.echo(str(tenant.id))
 
 
 @tenants.command("show")
 def tenants_show(name: Annotated[str, typer.Argument(help="Tenant name.")]) -> None:
-    """Print a tenant as JSON: id, allowed prefixes and the secret its webhooks are signed with."""
+    """Print a tenant as JSON: id, read and write grants, the default output folder and the
+    secret its webhooks are signed with."""
     import json
 
     from ltb.db.engine import session_factory
-    from ltb.tenancy import find_tenant
+    from ltb.tenancy import default_output_folder, find_tenant
 
     with guarded(), session_factory()() as session:
         tenant = find_tenant(session, name)
@@ -73,11 +93,29 @@ def tenants_show(name: Annotated[str, typer.Argument(help="Tenant name.")]) -> N
                 {
                     "id": str(tenant.id),
                     "name": tenant.name,
-                    "allowed_prefixes": tenant.allowed_prefixes,
+                    "read_prefixes": tenant.read_prefixes,
+                    "write_prefixes": tenant.write_prefixes,
+                    "default_output_prefix": default_output_folder(
+                        tenant, output_bucket=get_settings().output_bucket
+                    ),
                     "webhook_secret": tenant.webhook_secret,
                 }
             )
         )
+
+
+@tenants.command("rotate-secret")
+def tenants_rotate_secret(name: Annotated[str, typer.Argument(help="Tenant name.")]) -> None:
+    """Give the tenant a new webhook secret and print it. Every delivery from now on,
+    retries of earlier events included, is signed with the new secret."""
+    from ltb.db.engine import session_factory, unit_of_work
+    from ltb.tenancy import find_tenant, rotate_webhook_secret
+
+    with guarded():
+        with unit_of_work(session_factory()) as session:
+            secret = rotate_webhook_secret(session, find_tenant(session, name))
+        # Printed once committed: a secret that never took effect would sign nothing.
+        typer.echo(secret)
 
 
 @keys.command("create")
@@ -90,25 +128,87 @@ def keys_create(tenant: Annotated[str, typer.Option(help="The tenant's name.")])
         typer.echo(create_key(session, tenant=find_tenant(session, tenant)))
 
 
+@keys.command("list")
+def keys_list(
+    tenant: Annotated[str, typer.Option(help="The tenant's name.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON array instead of a table.")
+    ] = False,
+) -> None:
+    """List a tenant's keys: id, the key's first characters, when created and revoked.
+    The keys themselves are never stored, so they cannot be shown."""
+    import json
+
+    from ltb.db.engine import session_factory
+    from ltb.tenancy import find_tenant, list_keys
+
+    with guarded(), session_factory()() as session:
+        listed = [
+            {
+                "id": str(key.id),
+                "prefix": key.display_prefix,
+                "created_at": key.created_at.isoformat(),
+                "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+            }
+            for key in list_keys(session, tenant=find_tenant(session, tenant))
+        ]
+    if as_json:
+        typer.echo(json.dumps(listed))
+        return
+    for row in listed:
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        typer.echo(f"{row['id']}  {row['prefix']}…  created {row['created_at']}  {state}")
+
+
+@keys.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id, from `ltb keys list`.")],
+) -> None:
+    """Revoke an API key. Every API process refuses it within LTB_AUTH_CACHE_S seconds."""
+    from ltb.db.engine import session_factory, unit_of_work
+    from ltb.tenancy import revoke_key
+
+    with guarded():
+        with unit_of_work(session_factory()) as session:
+            key = revoke_key(session, key_id)
+            done = f"{key.id} revoked at {key.revoked_at.isoformat() if key.revoked_at else ''}"
+        typer.echo(done)
+
+
 @app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    metrics_host: Annotated[
+        str | None,
+        typer.Option(help="Interface for GET /metrics (default LTB_METRICS_HOST, loopback)."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Port for GET /metrics (default LTB_METRICS_PORT).")
+    ] = None,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs)."""
+    """Serve the REST API (OpenAPI at /docs), and Prometheus metrics on a listener of
+    their own (GET /metrics on --metrics-host:--metrics-port), never on the API's."""
     import uvicorn
 
+    from ltb.cli.metrics_listener import metrics_listener
+
     settings = get_settings()
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    with guarded():
+        listener = metrics_listener(
+            metrics_host or settings.metrics_host, metrics_port or settings.metrics_port
+        )
+    with listener:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
 
 
 @app.command()

@@ -72,8 +72,10 @@ class Tenant(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    # s3://bucket/prefix/ entries this tenant's jobs may read from.
-    allowed_prefixes: Mapped[list[Any]] = mapped_column(default=list)
+    # Folders (s3://bucket/prefix/) this tenant's jobs may read sources from.
+    read_prefixes: Mapped[list[Any]] = mapped_column(default=list)
+    # Folders its jobs may write outputs to, besides its default output folder.
+    write_prefixes: Mapped[list[Any]] = mapped_column(default=list)
     # Signs this tenant's webhooks (HMAC-SHA256); shown by `ltb tenants show`.
     webhook_secret: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -45,7 +45,7 @@ def _retry_batch(uow: UnitOfWork, tenant: Tenant, job: Job) -> object:
 def failed_batch_job(engine: Engine) -> Iterator[tuple[uuid.UUID, uuid.UUID]]:
     """A committed tenant whose completed batch of two jobs holds one failed job."""
     with Session(engine) as session:
-        tenant = Tenant(name=f"race-{uuid.uuid4().hex[:8]}", allowed_prefixes=["s3://media/r/"])
+        tenant = Tenant(name=f"race-{uuid.uuid4().hex[:8]}", read_prefixes=["s3://media/r/"])
         session.add(tenant)
         session.flush()
         batch = Batch(tenant_id=tenant.id, target_langs=["en"], jobs_total=2)

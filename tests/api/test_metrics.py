@@ -1,4 +1,5 @@
-"""GET /metrics: fleet-wide figures read from the database and the broker per scrape.
+"""GET /metrics on the metrics listener (LTB_METRICS_HOST/PORT, never the public API):
+fleet-wide figures read from the database and the broker per scrape.
 
 The test database is shared by the session's tests (each rolled back), so these tests
 compare scrapes taken before and after their own rows, or read labels only their rows
@@ -18,17 +19,35 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session
 
-from api.app import create_app
+from api.app import create_app, create_metrics_app
 from api.deps import get_session
 from ltb.db.migrate import upgrade
 from ltb.db.models import Chunk, Job, Tenant
 from ltb.queue import PLAN_JOB
 from ltb.settings import Settings
 
-from support.factories import JobFactory, TenantFactory, UsageRecordFactory
+from support.factories import JobFactory, TenantFactory, UsageRecordFactory, tenant_with_key
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 BUCKETS = ("1.0", "2.0", "5.0", "10.0", "20.0", "30.0", "60.0", "120.0", "300.0", "600.0", "+Inf")
+
+
+@pytest.fixture
+def api_client(settings: Settings, db: Session) -> Iterator[TestClient]:
+    """The public API, to show it does not serve /metrics."""
+    app = create_app(settings)
+    app.dependency_overrides[get_session] = lambda: db
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(settings: Settings, db: Session) -> Iterator[TestClient]:
+    """The metrics listener's app, on the test's rolled-back session."""
+    app = create_metrics_app(settings)
+    app.dependency_overrides[get_session] = lambda: db
+    with TestClient(app) as test_client:
+        yield test_client
 
 
 def scrape(client: TestClient) -> Samples:
@@ -61,6 +80,24 @@ def chunk(job: Job, idx: int, *, status: str, took_s: float | None, finished: da
         started_at=None if took_s is None else finished - timedelta(seconds=took_s),
         finished_at=finished,
     )
+
+
+def test_the_public_api_does_not_serve_metrics_with_or_without_a_key(
+    api_client: TestClient,
+) -> None:
+    _, key = tenant_with_key()
+
+    for headers in ({}, {"Authorization": f"Bearer {key}"}):
+        response = api_client.get("/metrics", headers=headers)
+        assert response.status_code == 404, response.text
+
+
+def test_the_metrics_listener_serves_nothing_else(client: TestClient) -> None:
+    _, key = tenant_with_key()
+
+    response = client.get("/v1/jobs", headers={"Authorization": f"Bearer {key}"})
+
+    assert response.status_code == 404
 
 
 def test_served_without_a_key_as_prometheus_text_with_no_tenant_labels(
@@ -249,7 +286,7 @@ def test_queue_depth_counts_waiting_messages(client: TestClient) -> None:
 @pytest.fixture
 def client_without_broker(settings: Settings, db: Session) -> Iterator[TestClient]:
     # Nothing listens on port 1: the connection is refused at once.
-    app = create_app(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
+    app = create_metrics_app(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
     app.dependency_overrides[get_session] = lambda: db
     with TestClient(app) as test_client:
         yield test_client
@@ -268,7 +305,7 @@ def test_an_unreachable_broker_drops_queue_depth_not_the_scrape(
 def test_chunk_durations_on_sqlite(settings: Settings, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ltb.sqlite3'}"
     upgrade(url)
-    app = create_app(settings.model_copy(update={"database_url": url}))
+    app = create_metrics_app(settings.model_copy(update={"database_url": url}))
     recently = datetime.now(UTC) - timedelta(hours=1)
     with app.state.context.sessions() as session:
         tenant = Tenant(name="sqlite-metrics")
@@ -311,3 +348,67 @@ def test_chunk_durations_on_sqlite(settings: Settings, tmp_path: Path) -> None:
     }
     assert value(samples, "ltb_chunk_duration_seconds_sum") == pytest.approx(748.75, abs=0.01)
     assert value(samples, "ltb_jobs", status="running") == 1
+
+
+def counters(samples: Samples) -> Samples:
+    return {key: v for key, v in samples.items() if key[0].endswith("_total")}
+
+
+def test_counters_never_decrease_when_usage_rows_are_deleted(
+    client: TestClient, db: Session
+) -> None:
+    tenant = TenantFactory()
+    job = JobFactory(tenant_id=tenant.id)
+    model = f"metrics-model-{uuid.uuid4().hex[:8]}"
+    rows = [
+        UsageRecordFactory(
+            tenant_id=tenant.id,
+            job_id=job.id,
+            attempt=attempt,
+            model=model,
+            input_audio=100,
+            output_text=10,
+            currency="XTS",
+            cost=Decimal("0.001"),
+            limiter_wait_s=1.0,
+            duration_s=2.0,
+        )
+        for attempt in (1, 2, 3)
+    ]
+    first = counters(scrape(client))
+    assert value(first, "ltb_provider_tokens_total", kind="input_audio", model=model) == 300
+
+    # Deleting rows moves the rollup down; the counters hold.
+    for row in rows[:2]:
+        db.delete(row)
+    db.flush()
+    second = counters(scrape(client))
+    assert {key: second.get(key, -1.0) >= v for key, v in first.items()} == dict.fromkeys(
+        first, True
+    )
+    assert value(second, "ltb_provider_tokens_total", kind="input_audio", model=model) == 300
+    assert value(second, "ltb_cost_total", currency="XTS") == pytest.approx(0.003)
+
+    # The model's last row gone: its series stays, at its last value.
+    db.delete(rows[2])
+    db.flush()
+    third = counters(scrape(client))
+    assert value(third, "ltb_provider_tokens_total", kind="input_audio", model=model) == 300
+    assert value(third, "ltb_provider_requests_total", model=model) == 3
+
+    # New usage counts from there on.
+    UsageRecordFactory(
+        tenant_id=tenant.id,
+        job_id=job.id,
+        attempt=4,
+        model=model,
+        input_audio=50,
+        output_text=5,
+        currency="XTS",
+        cost=Decimal("0.0005"),
+    )
+    fourth = counters(scrape(client))
+    assert value(fourth, "ltb_provider_tokens_total", kind="input_audio", model=model) == 350
+    assert value(fourth, "ltb_provider_tokens_total", kind="output_text", model=model) == 35
+    assert value(fourth, "ltb_provider_requests_total", model=model) == 4
+    assert value(fourth, "ltb_cost_total", currency="XTS") == pytest.approx(0.0035)

@@ -12,9 +12,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, MetaData, create_engine, inspect, text
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, MetaData, create_engine, func, insert, inspect, select, text
+from sqlalchemy.orm import Session
 
+from api.app import create_app
 from ltb.db.migrate import downgrade, upgrade
+from ltb.db.models import Job, Tenant, UsageDaily
+from ltb.settings import Settings
+from ltb.tenancy import hash_key
 
 from support.postgres import fresh_database
 from support.rollup import rollup_totals, usage_totals
@@ -189,3 +195,150 @@ def _usage(
             "created_at": _now(),
         },
     )
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_allowed_prefixes_become_folder_read_grants_on_a_database_in_use(
+    backend: str, tmp_path: Path
+) -> None:
+    if backend == "sqlite":
+        _grants_migrate_in_use(f"sqlite:///{tmp_path / 'ltb.sqlite3'}", tmp_path)
+        return
+    with fresh_database("grants") as plain:
+        url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
+        downgrade(url, "0002")
+        _grants_migrate_in_use(url, tmp_path)
+
+
+def _grants_migrate_in_use(url: str, tmp_path: Path) -> None:
+    """Tenants, a key, jobs and usage written at revision 0002, then upgraded to head."""
+    upgrade(url, "0002")
+    initech, globex = uuid.uuid4(), uuid.uuid4()
+    job = uuid.uuid4()
+    key = f"ltb_test_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+
+    def ident(value: uuid.UUID) -> object:
+        # Reflected SQLite tables see the UUID columns as the CHAR(32) they store.
+        return value.hex if url.startswith("sqlite") else value
+
+    engine = create_engine(url)
+    try:
+        tables = MetaData()
+        tables.reflect(engine, only=["tenants", "api_keys", "jobs", "usage_records"])
+        with engine.begin() as connection:
+            connection.execute(
+                insert(tables.tables["tenants"]),
+                [
+                    {
+                        "id": ident(initech),
+                        "name": "initech",
+                        "allowed_prefixes": ["s3://media/initech", "s3://archive/initech/"],
+                        "webhook_secret": "a" * 64,
+                        "created_at": now,
+                    },
+                    {
+                        "id": ident(globex),
+                        "name": "globex",
+                        "allowed_prefixes": [],
+                        "webhook_secret": "b" * 64,
+                        "created_at": now,
+                    },
+                ],
+            )
+            connection.execute(
+                insert(tables.tables["api_keys"]),
+                {
+                    "id": ident(uuid.uuid4()),
+                    "tenant_id": ident(initech),
+                    "key_hash": hash_key(key),
+                    "display_prefix": key[:12],
+                    "created_at": now,
+                },
+            )
+            connection.execute(
+                insert(tables.tables["jobs"]),
+                {
+                    "id": ident(job),
+                    "tenant_id": ident(initech),
+                    "source_uri": "s3://media/initech/talk.mp4",
+                    "target_lang": "en",
+                    "outputs": ["text"],
+                    "visual_context": False,
+                    "output_prefix": f"s3://ltb-outputs/initech/{job}/",
+                    "estimate_only": False,
+                    "labels": {},
+                    "status": "succeeded",
+                    "chunks_total": 1,
+                    "chunks_done": 1,
+                    "warnings": [],
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            connection.execute(
+                insert(tables.tables["usage_records"]),
+                {
+                    "id": ident(uuid.uuid4()),
+                    "tenant_id": ident(initech),
+                    "job_id": ident(job),
+                    "chunk_idx": 0,
+                    "attempt": 1,
+                    "model": "qwen3-livetranslate-flash",
+                    "input_audio": 375,
+                    "input_video": 0,
+                    "input_text": 0,
+                    "output_text": 120,
+                    "output_audio": 0,
+                    "estimated": False,
+                    "outcome": "ok",
+                    "price_table": "illustrative-2025-12-01",
+                    "cost": Decimal("0.00495"),
+                    "currency": "USD",
+                    "created_at": now,
+                    "limiter_wait_s": 0.0,
+                },
+            )
+
+        upgrade(url)
+
+        with Session(engine) as session:
+            migrated = {t.name: t for t in session.scalars(select(Tenant))}
+            assert migrated["initech"].read_prefixes == [
+                "s3://media/initech/",
+                "s3://archive/initech/",
+            ]
+            assert migrated["initech"].write_prefixes == []
+            assert migrated["globex"].read_prefixes == migrated["globex"].write_prefixes == []
+            assert session.get_one(Job, job).status == "succeeded"
+            assert session.scalar(select(func.sum(UsageDaily.input_audio))) == 375
+    finally:
+        engine.dispose()
+
+    # The migrated tenant, through the API: its key works, its grants are folders, and
+    # its old read grant does not let it write.
+    settings = Settings(
+        profile="embedded",
+        home=tmp_path / "home",
+        database_url=url,
+        broker_url="memory://",
+        storage_root=tmp_path / "objects",
+        output_bucket="ltb-outputs",
+    )
+    with TestClient(create_app(settings)) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+
+        def submit(**fields: str) -> tuple[int, str]:
+            response = client.post(
+                "/v1/jobs", json={"target_lang": "en", **fields}, headers=headers
+            )
+            return response.status_code, (response.json()["error"] or {}).get("code", "")
+
+        assert submit(source_uri="s3://media/initech/b.mp4") == (202, "")
+        assert submit(source_uri="s3://media/initech-secret/b.mp4") == (403, "source_not_allowed")
+        assert submit(
+            source_uri="s3://media/initech/b.mp4", output_prefix="s3://media/initech/out/"
+        ) == (403, "output_not_allowed")
+        assert submit(
+            source_uri="s3://media/initech/b.mp4", output_prefix="s3://ltb-outputs/initech/x/"
+        ) == (202, "")

@@ -67,7 +67,7 @@ def _job_with_usage(session: Session, tenant: Tenant, labels: dict[str, str], n:
 
 def test_deleting_a_job_by_hand_takes_its_usage_out_of_the_rollup(engine: Engine) -> None:
     with Session(engine) as session:
-        tenant = Tenant(name=f"t-{uuid.uuid4().hex[:8]}", allowed_prefixes=[])
+        tenant = Tenant(name=f"t-{uuid.uuid4().hex[:8]}", read_prefixes=[])
         session.add(tenant)
         session.flush()
         kept = _job_with_usage(session, tenant, {"customer": "acme"}, 2)
@@ -86,7 +86,7 @@ def test_deleting_a_job_by_hand_takes_its_usage_out_of_the_rollup(engine: Engine
 def test_a_label_of_any_accepted_size_never_breaks_recording(engine: Engine) -> None:
     big = {"note": secrets.token_urlsafe(6_000), "other": secrets.token_urlsafe(3_000)}
     with Session(engine) as session:
-        tenant = Tenant(name=f"t-{uuid.uuid4().hex[:8]}", allowed_prefixes=[])
+        tenant = Tenant(name=f"t-{uuid.uuid4().hex[:8]}", read_prefixes=[])
         session.add(tenant)
         session.flush()
         _job_with_usage(session, tenant, big, 2)

@@ -67,7 +67,10 @@ class Service:
         with service.stack:
             service.stack.enter_context(
                 running(
-                    [str(BIN / "ltb"), "api", "--port", str(port)],
+                    [
+                        *(str(BIN / "ltb"), "api", "--port", str(port)),
+                        *("--metrics-port", str(free_port())),
+                    ],
                     ready_url=f"{service.api_url}/healthz",
                     env=env.env,
                     log_path=env.logs / f"api-{name}.log",

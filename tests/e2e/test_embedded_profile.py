@@ -52,7 +52,7 @@ def test_embedded_service_translates_a_job_with_no_services(
     with (
         receiver() as hook,
         running(
-            [str(BIN / "ltb"), "api", "--port", str(port)],
+            [str(BIN / "ltb"), "api", "--port", str(port), "--metrics-port", str(free_port())],
             ready_url=f"http://127.0.0.1:{port}/healthz",
             env=env,
             log_path=tmp_path / "api.log",

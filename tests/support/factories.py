@@ -26,7 +26,8 @@ class TenantFactory(_Base):
 
     id = factory.LazyFunction(uuid.uuid4)
     name = factory.Sequence(lambda n: f"tenant-{n}-{uuid.uuid4().hex[:6]}")
-    allowed_prefixes = factory.LazyAttribute(lambda t: [f"s3://media/{t.name}/"])
+    read_prefixes = factory.LazyAttribute(lambda t: [f"s3://media/{t.name}/"])
+    write_prefixes = factory.LazyFunction(list)
 
 
 class ApiKeyFactory(_Base):

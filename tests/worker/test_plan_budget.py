@@ -54,7 +54,7 @@ def test_a_plan_over_budget_fails_the_job_and_leaves_no_chunk_to_claim(
     folder.mkdir(parents=True)
     shutil.copy(media.speech_wav, folder / "talk.wav")
     with ctx.sessions() as session, session.begin():
-        tenant = Tenant(name=name, allowed_prefixes=[f"s3://media/{name}/"])
+        tenant = Tenant(name=name, read_prefixes=[f"s3://media/{name}/"])
         session.add(tenant)
         session.flush()
         job = Job(

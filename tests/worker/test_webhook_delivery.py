@@ -88,7 +88,7 @@ def make_context(database_url: str, tmp_path: Path) -> Callable[..., WorkerConte
 def pending_event(sessions: sessionmaker[Session], url: str) -> uuid.UUID:
     """A finished job with a pending job.succeeded event for `url`, committed."""
     with unit_of_work(sessions) as session:
-        tenant = Tenant(name=f"hooks-{uuid.uuid4().hex[:8]}", allowed_prefixes=["s3://media/x/"])
+        tenant = Tenant(name=f"hooks-{uuid.uuid4().hex[:8]}", read_prefixes=["s3://media/x/"])
         session.add(tenant)
         session.flush()
         job = Job(
