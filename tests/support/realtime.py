@@ -11,21 +11,23 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 import websockets
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
-from support.emulator import Emulator
-
 MODEL = "qwen3-livetranslate-flash-realtime"
 INPUT_CHUNK_SAMPLES = 1600  # 100 ms at 16 kHz, as the sample reads its microphone
 OUTPUT_RATE_HZ = 24_000
 
 
-def realtime_url(emulator: Emulator, model: str | None = MODEL) -> str:
+class HasRoot(Protocol):
+    root_url: str
+
+
+def realtime_url(emulator: HasRoot, model: str | None = MODEL) -> str:
     base = emulator.root_url.replace("http://", "ws://") + "/api-ws/v1/realtime"
     return f"{base}?model={model}" if model is not None else base
 
