@@ -1,4 +1,5 @@
-"""The ledger: one entry per request the emulator answered, with what it billed.
+"""The ledger: one entry per request the emulator answered, and one per realtime response
+(`kind: "realtime"`), with what it billed.
 
 Tests compare the usage the service recorded with what the "provider" charged, so every
 request is here, refusals included (billed nothing).
