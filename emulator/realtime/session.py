@@ -43,6 +43,10 @@ DUB_RATE_HZ = 24_000
 # closed on after this long.
 FINISH_GRACE_S = 10.0
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_GOING_AWAY = 1001
+# What a send or receive raises once the client has gone (the ASGI server's own disconnect
+# error is an OSError; Starlette turns some into WebSocketDisconnect or a RuntimeError).
+CLIENT_GONE: tuple[type[Exception], ...] = (WebSocketDisconnect, RuntimeError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +138,14 @@ class RealtimeSession:
     # --- client events --------------------------------------------------------------------
 
     async def _listen(self) -> None:
+        try:
+            await self._listen_until_gone()
+        except CLIENT_GONE:
+            return
+
+    async def _listen_until_gone(self) -> None:
         while True:
-            try:
-                message = await self._ws.receive()
-            except WebSocketDisconnect:
-                return
+            message = await self._ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
             raw = message.get("text")
@@ -148,6 +155,8 @@ class RealtimeSession:
                 await self._handle(raw)
             except RealtimeError as error:
                 await self._send(error.as_event())
+            except CLIENT_GONE:
+                raise
             except Exception:
                 log.exception("realtime session %s failed on a client event", self.id)
                 broken = internal_error()
@@ -290,11 +299,18 @@ class RealtimeSession:
             # The listener saw the client go: whatever was sent is billed.
             books.close("client_disconnected")
             raise
-        except Exception:
-            # A send failed (the client vanished) or the emulator itself broke: either way
-            # the session cannot go on.
+        except CLIENT_GONE:
+            # A send found the client gone before the listener did.
             books.close("client_disconnected")
+            return CLOSE_GOING_AWAY
+        except Exception:
             log.exception("realtime response %s failed", response_id)
+            broken = internal_error()
+            books.close("error", error_code=broken.code)
+            with contextlib.suppress(*CLIENT_GONE):
+                await self._send(
+                    RealtimeError(broken.code, broken.message, None, type="server_error").as_event()
+                )
             return CLOSE_INTERNAL_ERROR
         return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -224,3 +225,20 @@ def test_a_client_leaving_mid_response_is_billed_for_what_it_was_sent(paced: InP
     assert entry["outcome"] == "client_disconnected"
     usage = entry["realtime"]["usage"]
     assert usage["input_tokens"] > 0 and usage["output_tokens_details"]["audio_tokens"] > 0
+
+
+def test_sessions_count_against_requests_per_minute(limited: Emulator) -> None:
+    key = f"sk-realtime-rpm-{uuid.uuid4().hex}"
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async def open_sessions() -> Any:
+        for _ in range(3):
+            async with websockets.connect(realtime_url(limited), additional_headers=headers) as ws:
+                assert json.loads(await ws.recv())["type"] == "session.created"
+        with pytest.raises(InvalidStatus) as refused:
+            await websockets.connect(realtime_url(limited), additional_headers=headers)
+        return refused.value.response
+
+    response = asyncio.run(open_sessions())
+    assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+    assert json.loads(response.body)["error"]["code"] == "limit_requests"
