@@ -241,3 +241,22 @@ def test_an_utterance_still_open_at_finish_is_answered(fresh: Emulator) -> None:
     received = run(fresh, session_config(voice=None), layout=[0.5, "en_0.flac"])
     assert len(received.of("response.done")) == 1
     assert received.types[-1] == "session.finished"
+
+
+def test_frames_at_two_per_second_throughout_are_billed_in_their_windows(fresh: Emulator) -> None:
+    # As the provider's image sample does: a frame every 0.5 s alongside the audio.
+    samples = speech_timeline(LAYOUT).samples
+    blocks = math.ceil(samples.size / 1600)
+    frame = jpeg(640, 480)
+    sent = [(index, frame) for index in range(0, blocks, 5)]
+    received = run(fresh, session_config(target="es"), images=sent)
+    assert not received.errors
+    # Each frame arrives after its block: at that much audio on the session's timeline.
+    positions = [(index + 1) * 1600 / 16_000 for index, _ in sent]
+    for entry in realtime_entries(fresh):
+        window = entry["realtime"]["window"]
+        inside = [p for p in positions if window["start_s"] <= p < window["end_s"]]
+        assert entry["realtime"]["images"] == len(inside) > 0
+        assert entry["realtime"]["usage"]["input_tokens_details"]["image_tokens"] == 196 * len(
+            inside
+        )
