@@ -216,6 +216,12 @@ class RealtimeSession:
     async def _respond(self) -> int | None:
         """Answers utterances until session.finish; returns a close code if a fault ends the
         session early, None after session.finished."""
+        try:
+            return await self._respond_in_turn()
+        except CLIENT_GONE:
+            return CLOSE_GOING_AWAY
+
+    async def _respond_in_turn(self) -> int | None:
         first = True
         while True:
             work = await self._queue.get()
