@@ -322,3 +322,30 @@ def test_audio_appends_must_hold_pcm(fresh: Emulator) -> None:
 
     (error,) = errors_after(fresh, steps)
     assert error["param"] == "audio"
+
+
+def test_a_response_over_the_input_limit_is_refused_and_the_session_goes_on(
+    fresh: Emulator,
+) -> None:
+    frame = jpeg(1920, 1080)  # 1,323 tokens: 38 of them pass 49,152
+    block = b"\x00\x00" * 1600
+    speech = speech_timeline([0.3, "en_3.flac", 1.0]).samples.astype("<i2").tobytes()
+
+    async def steps(client: LiveTranslateClient) -> None:
+        await client.configure_session(session_config(voice=None))
+        for index in range(200):  # 20 s of silence, a frame every 0.5 s
+            await client.send_audio_chunk(block)
+            if index % 5 == 0:
+                await client.send_image_frame(frame)
+        await client.send_audio_chunk(speech)
+        await client.wait_for("error")
+        await client.send_audio_chunk(speech)  # the next utterance starts a fresh window
+        await client.wait_for("response.done")
+
+    client = asyncio.run(_session(fresh, steps))
+    (error,) = client.received.errors
+    assert error["code"] == "invalid_value" and "49152" in error["message"]
+    entries = [e for e in fresh.ledger() if e["kind"] == "realtime"]
+    assert [(e["outcome"], e["usage"]["total_tokens"]) for e in entries][0] == ("error", 0)
+    assert entries[1]["outcome"] == "ok"
+    assert entries[1]["realtime"]["usage"]["input_tokens_details"]["image_tokens"] == 0
