@@ -242,3 +242,22 @@ def test_sessions_count_against_requests_per_minute(limited: Emulator) -> None:
     response = asyncio.run(open_sessions())
     assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
     assert json.loads(response.body)["error"]["code"] == "limit_requests"
+
+
+def test_a_stall_goes_silent_mid_response_then_carries_on() -> None:
+    with serve_in_thread(EmulatorConfig(stall_s=0.6)) as base_url:
+        emulator = InProcess(base_url)
+        received = asyncio.run(
+            translate_file(
+                realtime_url(emulator),
+                "sk-any",
+                speech_timeline([0.5, "en_0.flac", 1.0]).samples,
+                session_config(voice=None),
+                headers={"x-emulator-fault": "stall"},
+            )
+        )
+        texts = [i for i, t in enumerate(received.types) if t == "response.text.text"]
+        assert len(texts) >= 2 and received.types[-1] == "session.finished"
+        # Silence after the first delta, then the rest of the response.
+        assert received.arrivals[texts[1]] - received.arrivals[texts[0]] >= 0.6
+        assert [e["outcome"] for e in emulator.ledger()] == ["ok"]
