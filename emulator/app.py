@@ -1,5 +1,6 @@
-"""The emulator's HTTP surface: the provider's chat-completions endpoint, plus a small
-`/_emulator/*` side door for tests (ledger, reset, health) that the real API does not have.
+"""The emulator's HTTP surface: the provider's chat-completions endpoint, the realtime
+engine's WebSocket (/api-ws/v1/realtime, emulator.realtime), plus a small `/_emulator/*`
+side door for tests (ledger, reset, health) that the real API does not have.
 
 One request's way through, in the order the provider's gateway and model would meet it:
 key -> burst fault -> requests per minute -> validation -> injected refusals -> media intake
@@ -15,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 
 from emulator import billing, media
@@ -33,6 +34,9 @@ from emulator.faults import FAULT_HEADER, FaultPlan
 from emulator.intake import received_media
 from emulator.ledger import Ledger, LedgerEntry, key_id
 from emulator.limits import QuotaWindows
+from emulator.realtime import endpoint as realtime_endpoint
+from emulator.realtime.faults import RealtimeFaults
+from emulator.realtime.protocol import PATH as REALTIME_PATH
 from emulator.requests import TranslationRequest, parse_body, validate
 from emulator.session import StreamSession
 from emulator.stream import ChunkFactory, EventStreamResponse
@@ -59,6 +63,7 @@ RECONFIGURABLE = frozenset(
         "max_output_tokens",
         "stall_s",
         "dub_factor",
+        "realtime_latency_s",
     }
 )
 
@@ -71,10 +76,14 @@ class Emulator:
     ledger: Ledger = field(default_factory=Ledger)
     quota: QuotaWindows = field(init=False)
     faults: FaultPlan = field(init=False)
+    realtime_faults: RealtimeFaults = field(init=False)
 
     def __post_init__(self) -> None:
+        self.quota = QuotaWindows(rpm=self.config.rpm, tpm=self.config.tpm)
+        self._plan_faults()
+
+    def _plan_faults(self) -> None:
         c = self.config
-        self.quota = QuotaWindows(rpm=c.rpm, tpm=c.tpm)
         self.faults = FaultPlan(
             fail_429=c.fail_429,
             fail_500=c.fail_500,
@@ -82,6 +91,7 @@ class Emulator:
             moderation=c.moderation,
             seed=c.seed,
         )
+        self.realtime_faults = RealtimeFaults(c)
 
     def reconfigure(self, changes: dict[str, Any]) -> None:
         """Changes faults, pacing or output caps between requests (a test harness control;
@@ -92,20 +102,14 @@ class Emulator:
                 f"cannot change {', '.join(sorted(unknown))}; only {', '.join(sorted(RECONFIGURABLE))}"
             )
         self.config = replace(self.config, **changes)
-        c = self.config
-        self.faults = FaultPlan(
-            fail_429=c.fail_429,
-            fail_500=c.fail_500,
-            cut=c.cut,
-            moderation=c.moderation,
-            seed=c.seed,
-        )
+        self._plan_faults()
 
     def reset(self) -> None:
         """Empties the ledger and the quota windows and restarts the fault sequence."""
         self.ledger.reset()
         self.quota.reset()
         self.faults.reset()
+        self.realtime_faults.reset()
 
 
 @dataclass
@@ -142,6 +146,11 @@ def create_app(config: EmulatorConfig) -> FastAPI:
 
     for prefix in ("/compatible-mode/v1", "/v1"):
         app.add_api_route(f"{prefix}/chat/completions", chat_completions, methods=["POST"])
+
+    async def realtime(websocket: WebSocket) -> None:
+        await realtime_endpoint.serve(websocket, emulator)
+
+    app.add_api_websocket_route(REALTIME_PATH, realtime)
 
     @app.get("/_emulator/health")
     async def health() -> dict[str, str]:

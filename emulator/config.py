@@ -36,6 +36,9 @@ class EmulatorConfig:
     # `realtime_factor` x the input's duration (0 = as fast as possible).
     first_byte_ms: int = 0
     realtime_factor: float = 0.0
+    # Realtime sessions: how long after an utterance ends its response starts, before
+    # scaling by `realtime_factor` (the provider quotes about 3 s).
+    realtime_latency_s: float = 3.0
 
     # Seeded faults, as rates in [0, 1] drawn once per request in arrival order.
     fail_429: float = 0.0
@@ -65,5 +68,10 @@ class EmulatorConfig:
             raise ValueError("rpm and tpm must be at least 1")
         if not 1 <= self.max_output_tokens <= MAX_OUTPUT_TOKENS:
             raise ValueError(f"max_output_tokens must lie in [1, {MAX_OUTPUT_TOKENS}]")
-        if self.dub_factor <= 0 or self.realtime_factor < 0 or self.first_byte_ms < 0:
+        if (
+            self.dub_factor <= 0
+            or self.realtime_factor < 0
+            or self.first_byte_ms < 0
+            or self.realtime_latency_s < 0
+        ):
             raise ValueError("dub_factor must be positive; pacing values must not be negative")

@@ -1,4 +1,5 @@
-"""The ledger: one entry per request the emulator answered, with what it billed.
+"""The ledger: one entry per request the emulator answered, and one per realtime response
+(`kind: "realtime"`), with what it billed.
 
 Tests compare the usage the service recorded with what the "provider" charged, so every
 request is here, refusals included (billed nothing).
@@ -26,6 +27,9 @@ from typing import Any, Literal
 from ltb.usage import TokenCounts
 
 Outcome = Literal["ok", "length", "error", "cut", "client_disconnected"]
+# Which API the entry belongs to: a chat-completions request ("file") or one response of a
+# realtime WebSocket session ("realtime").
+ApiKind = Literal["file", "realtime"]
 
 
 def key_id(api_key: str) -> str:
@@ -56,6 +60,11 @@ class LedgerEntry:
     # The client's own id for the request (X-Client-Request-Id), if it sent one, so a
     # client that died before reading the response can still match its records.
     client_request_id: str | None = None
+    kind: ApiKind = "file"
+    # Realtime only: the session, the utterance the response answered (where the detector
+    # heard it, on the session's audio timeline), its billing window and the usage exactly
+    # as response.done carried it. Tests read timing truth here; events never carry it.
+    realtime: dict[str, Any] | None = None
 
     @classmethod
     def build(
@@ -72,6 +81,8 @@ class LedgerEntry:
         error_code: str | None = None,
         finish_reason: str | None = None,
         client_request_id: str | None = None,
+        kind: ApiKind = "file",
+        realtime: dict[str, Any] | None = None,
     ) -> LedgerEntry:
         return cls(
             request_id=request_id,
@@ -84,9 +95,14 @@ class LedgerEntry:
             input_kind=input_kind,
             media_duration_s=None if media_duration_s is None else round(media_duration_s, 6),
             finish_reason=finish_reason,
-            usage=counts.as_provider_usage(video_input=input_kind == "video"),
+            # Realtime images are booked as video tokens, the nearest kind the books have.
+            usage=counts.as_provider_usage(
+                video_input=input_kind == "video" or counts.input_video > 0
+            ),
             created_at=time.time(),
             client_request_id=client_request_id,
+            kind=kind,
+            realtime=realtime,
         )
 
     def as_dict(self) -> dict[str, Any]:

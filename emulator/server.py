@@ -39,6 +39,9 @@ def _uvicorn_config(config: EmulatorConfig, *, host: str, port: int) -> uvicorn.
         port=port,
         # h11 always ships with uvicorn, so a cut stream looks the same on every machine.
         http="h11",
+        # The realtime engine's WebSocket; sans-I/O websockets drops the TCP connection
+        # (no close frame) when the application raises, which is how a cut is staged.
+        ws="websockets-sansio",
         # Warnings and errors only: request lines would log every request, never a secret,
         # but nobody reads them.
         log_level="warning",

@@ -134,3 +134,18 @@ def video_geometry(*, height: int, width: int, total_frames: int, fps: float) ->
 def video_tokens(*, height: int, width: int, total_frames: int, fps: float) -> int:
     """Video tokens billed for a clip: ceil(frames / 2) x (h / 32) x (w / 32) + 2."""
     return video_geometry(height=height, width=width, total_frames=total_frames, fps=fps).tokens
+
+
+# Still images sent to the realtime engine (seed 001, "課金"): 0.5 token per 28 x 28 pixels.
+IMAGE_TILE_PX = 28
+IMAGE_TOKENS_PER_TILE = 0.5
+
+
+def image_tokens(*, width: int, height: int) -> int:
+    """Tokens for one image: half a token per 28 x 28 pixels of its area, rounded up once
+    per image (a 1280 x 720 frame is 1,175.5 tiles, 588 tokens). The provider does not say
+    how it rounds partial tiles; rounding the image's total up never bills less than it."""
+    if width <= 0 or height <= 0:
+        raise MediaError(f"the image reports a {width}x{height} size", code="unsupported_media")
+    tiles = width * height / (IMAGE_TILE_PX * IMAGE_TILE_PX)
+    return math.ceil(round(tiles * IMAGE_TOKENS_PER_TILE, 6))

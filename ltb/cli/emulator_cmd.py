@@ -34,18 +34,36 @@ def emulator(
             min=0.0,
         ),
     ] = 0.0,
+    realtime_latency_s: Annotated[
+        float,
+        typer.Option(
+            help="Realtime sessions: seconds from an utterance's end to its response, "
+            "multiplied by --realtime-factor.",
+            min=0.0,
+        ),
+    ] = 3.0,
     fail_429: Annotated[
         float,
-        typer.Option(help="Share of requests refused with 429 limit_burst_rate.", min=0.0, max=1.0),
+        typer.Option(
+            help="Share of requests (realtime: handshakes) refused with 429 limit_burst_rate.",
+            min=0.0,
+            max=1.0,
+        ),
     ] = 0.0,
     fail_500: Annotated[
         float,
-        typer.Option(help="Share of requests refused with 500 internal_error.", min=0.0, max=1.0),
+        typer.Option(
+            help="Share of requests refused with 500 internal_error (realtime: responses "
+            "replaced by an internal_error event and a 1011 close).",
+            min=0.0,
+            max=1.0,
+        ),
     ] = 0.0,
     cut: Annotated[
         float,
         typer.Option(
-            help="Share of streams dropped mid-way, without finish, usage or [DONE].",
+            help="Share of streams (realtime: responses) dropped mid-way, without finish, "
+            "usage or [DONE] (realtime: no close frame).",
             min=0.0,
             max=1.0,
         ),
@@ -53,7 +71,9 @@ def emulator(
     moderation: Annotated[
         float,
         typer.Option(
-            help="Share of streams ended by a data_inspection_failed error line.", min=0.0, max=1.0
+            help="Share of streams (realtime: responses) ended by a data_inspection_failed error.",
+            min=0.0,
+            max=1.0,
         ),
     ] = 0.0,
     stall_s: Annotated[
@@ -90,9 +110,11 @@ def emulator(
     ] = 0,
 ) -> None:
     """Run the local provider emulator: the same stream, billing, errors and limits as
-    qwen3-livetranslate-flash, on http://HOST:PORT/compatible-mode/v1."""
+    qwen3-livetranslate-flash, on http://HOST:PORT/compatible-mode/v1, and the realtime
+    engine's WebSocket protocol on ws://HOST:PORT/api-ws/v1/realtime."""
     # Imported here so that other `ltb` commands do not pay for the web stack and decoders.
     from emulator.config import LOOPBACK, EmulatorConfig
+    from emulator.realtime.protocol import PATH as REALTIME_PATH
     from emulator.server import BASE_PATH, run
 
     if voice_engine not in ("tone", "espeak"):
@@ -105,6 +127,7 @@ def emulator(
             tpm=tpm,
             first_byte_ms=first_byte_ms,
             realtime_factor=realtime_factor,
+            realtime_latency_s=realtime_latency_s,
             fail_429=fail_429,
             fail_500=fail_500,
             cut=cut,
@@ -119,5 +142,9 @@ def emulator(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     keys = "one configured key" if key else "any non-empty key"
-    typer.echo(f"emulator on http://{host}:{port}{BASE_PATH} ({keys})", err=True)
+    typer.echo(
+        f"emulator on http://{host}:{port}{BASE_PATH} and ws://{host}:{port}{REALTIME_PATH} "
+        f"({keys})",
+        err=True,
+    )
     run(config, host=host, port=port)

@@ -177,6 +177,22 @@ class SpeechDetector:
             self._raw_regions.append((self._open_start, self._open_last_voiced + 1))
         self._open_start = None
 
+    @property
+    def heard_s(self) -> float:
+        """How much audio has been classified so far (a partial frame waits for more)."""
+        return self._frame_index * FRAME_S
+
+    def ended_regions(self, *, since: int = 0) -> tuple[Span, ...]:
+        """The padded regions already closed by a long enough pause, from the `since`-th on;
+        a region still open is left out. A live listener polls this to learn that an
+        utterance is over, passing how many it has already seen."""
+        return _padded_and_merged(
+            self._raw_regions[since:],
+            pad_s=self.settings.pad_s,
+            duration_s=self.heard_s,
+            offset_s=0.0,
+        )
+
     def finish(self, *, duration_s: float, offset_s: float = 0.0) -> tuple[Span, ...]:
         """Closes the stream; returns padded, merged regions on the source timeline."""
         if self._open_start is not None:
