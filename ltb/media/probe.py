@@ -15,7 +15,7 @@ import av.stream
 import cv2
 
 from ltb.errors import MediaError
-from ltb.media.containers import open_media
+from ltb.media.containers import open_capture, open_media
 from ltb.tokens import MAX_ASPECT_RATIO
 
 
@@ -139,18 +139,11 @@ def _container_duration_s(
 
 
 def _read_video_props(path: Path, codec: str, caps: MediaLimits) -> VideoProps:
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    try:
-        if not capture.isOpened():
-            raise MediaError(
-                f"the video stream of {path.name} cannot be decoded", code="unsupported_media"
-            )
+    with open_capture(path) as capture:
         width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         fps = float(capture.get(cv2.CAP_PROP_FPS))
         frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        capture.release()
     if width <= 0 or height <= 0 or fps <= 0 or frames <= 0:
         raise MediaError(
             f"the video stream of {path.name} reports {width}x{height} at {fps:g} fps "
