@@ -8,9 +8,12 @@ retries live in one place, worker/translate.py, which can do both.
 from __future__ import annotations
 
 import base64
+import email.utils
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import openai
@@ -132,11 +135,16 @@ class ProviderClient:
                 for chunk in stream:
                     received.take(chunk)
                     if time.monotonic() - started > self.timeouts.total_s:
-                        raise ProviderError(
-                            f"the stream ran past the {self.timeouts.total_s:.0f} s total timeout",
-                            code="provider_timeout",
-                            retryable=True,
-                            request_id=received.request_id,
+                        # What came before the cut-off was billed: it goes with the error.
+                        raise _partial(
+                            ProviderError(
+                                f"the stream ran past the {self.timeouts.total_s:g} s total "
+                                "timeout",
+                                code="provider_timeout",
+                                retryable=True,
+                                request_id=received.request_id,
+                            ),
+                            received,
                         )
         except openai.APIStatusError as exc:
             raise _status_error(exc, received) from exc
@@ -278,10 +286,19 @@ def _body_error(exc: openai.APIError, received: _Received) -> ProviderError:
 
 
 def _retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """Retry-After as seconds from now: a number of seconds or an HTTP date (RFC 9110).
+    How long to honour it is the retry policy's call, which caps it."""
     value = headers.get("retry-after")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None

@@ -170,6 +170,7 @@ class _ChunkRunner:
             max_attempts=settings.provider_max_attempts,
             base_s=settings.provider_backoff_base_s,
             max_s=settings.provider_backoff_max_s,
+            max_retry_after_s=settings.provider_retry_after_max_s,
         )
 
     def __call__(self, chunk: PlannedChunk) -> ChunkResult:

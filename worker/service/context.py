@@ -78,6 +78,7 @@ def _build(settings: Settings) -> WorkerContext:
             max_attempts=settings.provider_max_attempts,
             base_s=settings.provider_backoff_base_s,
             max_s=settings.provider_backoff_max_s,
+            max_retry_after_s=settings.provider_retry_after_max_s,
         ),
         owner=f"{socket.gethostname()}:{os.getpid()}",
     )
