@@ -99,7 +99,7 @@ def translate_file(
 ) -> RunResult:
     """Translates one local file into the requested outputs under `job.out_dir`."""
     watch = observer or _Silent()
-    analysis = analyse_source(job.source, limits=media_limits(settings))
+    analysis = analyse_source(job.source, limits=media_limits(settings), name=str(job.source))
     options = plan_options(settings, job.request, url_delivery=False)
     source = Source(
         duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video
@@ -175,7 +175,12 @@ class _ChunkRunner:
 
     def __call__(self, chunk: PlannedChunk) -> ChunkResult:
         payload = extract_chunk(
-            self.job.source, chunk.span, self.payload_dir, video=chunk.video, inline_required=True
+            self.job.source,
+            chunk.span,
+            self.payload_dir,
+            video=chunk.video,
+            inline_required=True,
+            name=str(self.job.source),
         )
         try:
             work = chunk_work(chunk, payload, self.job.request, media=payload.data_uri())

@@ -52,21 +52,24 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 
-def open_media(path: Path) -> av.container.InputContainer:
-    """Opens `path` for reading with only the file protocol and the allowed demuxers."""
+def open_media(path: Path, *, name: str | None = None) -> av.container.InputContainer:
+    """Opens `path` for reading with only the file protocol and the allowed demuxers.
+
+    `name` is how messages call the source: as the user gave it (a path or an s3:// URI),
+    which the file on this machine may not resemble (a cached copy named by its hash).
+    """
+    label = name or path.name
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise MediaError(
-            f"cannot read {path.name}: {exc.strerror}", code="source_not_found"
-        ) from exc
+        raise MediaError(f"cannot read {label}: {exc.strerror}", code="source_not_found") from exc
     if size == 0:
-        raise MediaError(f"{path.name} is empty (0 bytes)", code="empty_file")
+        raise MediaError(f"{label} is empty (0 bytes)", code="empty_file")
     try:
         return av.open(str(path), mode="r", container_options=SAFE_CONTAINER_OPTIONS)
     except av.error.FFmpegError as exc:
         raise MediaError(
-            f"{path.name} is not a readable audio or video file ({exc.strerror or 'unknown format'}); "
+            f"{label} is not a readable audio or video file ({exc.strerror or 'unknown format'}); "
             "supported containers: mp4/mov, mkv/webm, wav, mp3, ogg, flac, aac, avi, ts",
             code="unsupported_media",
         ) from exc

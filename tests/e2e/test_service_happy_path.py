@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from hashlib import sha256
 
 import httpx
 import pytest
@@ -118,12 +119,16 @@ def test_a_bad_source_fails_its_job_with_a_code_and_the_worker_carries_on(
 ) -> None:
     name, key = tenant
     client = service.client(key)
-    bad = upload(service_env, name, getattr(media, fixture), name=f"bad-{fixture}.mp4")
+    bad = upload(service_env, name, getattr(media, fixture), name=f"lib/bad-{fixture}.mp4")
     good = upload(service_env, name, media.speech_wav)
     failed = client.wait(client.submit(source_uri=bad, target_lang="en")["id"])
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == code
-    assert failed["error"]["message"]
+    # The message names the source as the job gave it, not the worker's cached copy.
+    assert bad in failed["error"]["message"]
+    assert (
+        sha256(getattr(media, fixture).read_bytes()).hexdigest() not in failed["error"]["message"]
+    )
     assert (
         client.wait(client.submit(source_uri=good, target_lang="en")["id"])["status"] == "succeeded"
     )

@@ -102,5 +102,5 @@ def test_opencv_is_held_to_the_same_demuxers_as_the_decoder(
     playlist = tmp_path / name
     playlist.write_text(text.format(target=target.name))
     with pytest.raises(MediaError) as caught:
-        _read_video_props(playlist, "h264", MediaLimits())
+        _read_video_props(playlist, "h264", MediaLimits(), playlist.name)
     assert caught.value.code == "unsupported_media"
