@@ -20,6 +20,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from ltb.errors import ProviderError
+from ltb.providers import Provider, served_by
 from ltb.usage import TokenCounts
 
 # 429 and 5xx mean "later"; a 400 means the request itself is wrong and will stay wrong.
@@ -96,11 +97,20 @@ class ProviderClient:
     """A thread-safe client for one provider endpoint and model."""
 
     def __init__(
-        self, *, base_url: str, api_key: str, model: str, timeouts: Timeouts | None = None
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        timeouts: Timeouts | None = None,
+        provider: Provider | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url
         self.timeouts = timeouts or Timeouts()
+        # Who answers at `base_url`: given when known (an emulator started in-process),
+        # otherwise learnt from the first response; None until then.
+        self.provider: Provider | None = provider
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key,
@@ -128,6 +138,7 @@ class ProviderClient:
         received = _Received()
         try:
             stream = self._client.chat.completions.create(model=self.model, **call.body())
+            self.provider = served_by(stream.response.headers)
             received.request_id = stream.response.headers.get("x-request-id")
             if received.request_id and on_request_id:
                 on_request_id(received.request_id)
@@ -147,6 +158,7 @@ class ProviderClient:
                             received,
                         )
         except openai.APIStatusError as exc:
+            self.provider = served_by(exc.response.headers)
             raise _status_error(exc, received) from exc
         except openai.APITimeoutError as exc:
             raise _partial(

@@ -140,6 +140,7 @@ def translate_file(
         estimate=plan.estimate,
         price_table=price_table,
         model=client.model,
+        provider=client.provider,
         outcome=outcome,
         outputs={kind: path.name for kind, path in outputs.items()},
         warnings=books.warnings,

@@ -105,7 +105,11 @@ def translate_chunk(
         """Completes the attempt's usage record, corrects the limiter, remembers the attempt."""
         duration_s = time.monotonic() - started
         recorder.complete(
-            record_id, **outcome, limiter_wait_s=reservation.waited_s, duration_s=duration_s
+            record_id,
+            **outcome,
+            limiter_wait_s=reservation.waited_s,
+            duration_s=duration_s,
+            provider=client.provider,
         )
         limiter.settle(reservation, outcome["usage"].total)
         attempts.append(

@@ -40,6 +40,8 @@ def test_audio_job_succeeds_with_outputs_in_s3_and_books_that_balance(
     manifest = json.loads(httpx.get(kinds["manifest"]["url"]).content)
     assert manifest["outcome"] == "ok"
     assert manifest["job"]["labels"] == {"customer": "acme"}
+    # The workers reach the emulator by URL with a key; its answers still say what it is.
+    assert done["provider"] == manifest["provider"] == "emulator"
     ledger = service_env.emulator.ledger()
     assert_books_balance(manifest, ledger)
     usage = done["usage"]
