@@ -145,3 +145,22 @@ def test_bad_media_is_named_as_the_user_gave_it(
     run = translate(emulator, source, tmp_path / "out", "--target", "en", env={"COLUMNS": "1000"})
     assert run.status == 2 and "unsupported_media" in run.stderr
     assert str(source) in run.stderr
+
+
+def test_paths_that_look_like_markup_are_printed_as_they_are(
+    emulator: Emulator, media: MediaLibrary, tmp_path
+) -> None:
+    out = tmp_path / "take [/b] 2"
+    run = translate(
+        emulator,
+        media.speech_wav,
+        out,
+        "--target",
+        "en",
+        "--outputs",
+        "text",
+        env={"COLUMNS": "1000"},
+    )
+    assert run.status == 0, run.stderr
+    assert str(out / "translation.txt") in run.stdout
+    assert "Answered by the emulator" in run.stdout
