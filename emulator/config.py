@@ -46,6 +46,8 @@ class EmulatorConfig:
     cut: float = 0.0
     moderation: float = 0.0
     seed: int = 0
+    # The Retry-After (seconds) an injected 429 asks for.
+    retry_after_s: int = 1
     # How long a `stall` fault holds the stream silent before it carries on.
     stall_s: float = 60.0
 
@@ -68,6 +70,8 @@ class EmulatorConfig:
             raise ValueError("rpm and tpm must be at least 1")
         if not 1 <= self.max_output_tokens <= MAX_OUTPUT_TOKENS:
             raise ValueError(f"max_output_tokens must lie in [1, {MAX_OUTPUT_TOKENS}]")
+        if self.retry_after_s < 0:
+            raise ValueError("retry_after_s must not be negative")
         if (
             self.dub_factor <= 0
             or self.realtime_factor < 0

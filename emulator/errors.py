@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ltb.providers import EMULATOR_HEADER
+
 INVALID_PARAMETER = "InvalidParameter"
 
 
@@ -40,7 +42,7 @@ class ProviderError(Exception):
         }
 
     def headers(self, request_id: str) -> dict[str, str]:
-        headers = {"x-request-id": request_id}
+        headers = {"x-request-id": request_id, EMULATOR_HEADER: "1"}
         if self.retry_after_s is not None:
             headers["retry-after"] = str(self.retry_after_s)
         return headers

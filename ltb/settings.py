@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     provider_max_attempts: int = Field(default=6, ge=1, le=20)
     provider_backoff_base_s: float = 1.0
     provider_backoff_max_s: float = 60.0
+    # The longest Retry-After a worker waits before retrying, however long the provider asks.
+    provider_retry_after_max_s: float = Field(default=120.0, ge=0)
     # inline: every payload as a data URI; url: always by presigned URL; auto: URL only
     # when the data URI would exceed the provider's 10,485,760-character limit.
     payload_delivery: Literal["auto", "inline", "url"] = "auto"

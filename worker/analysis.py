@@ -72,8 +72,14 @@ def media_limits(settings: Settings) -> MediaLimits:
     )
 
 
-def analyse_source(path: Path, *, limits: MediaLimits) -> SourceAnalysis:
-    """Probes `path` and maps its speech in one streaming decode of the soundtrack."""
-    info = probe(path, limits=limits)
-    speech = map_speech(path, audio_start_s=info.audio.start_s, timeout_s=limits.decode_timeout_s)
+def analyse_source(path: Path, *, limits: MediaLimits, name: str | None = None) -> SourceAnalysis:
+    """Probes `path` and maps its speech in one streaming decode of the soundtrack.
+
+    `name` is the source as the user gave it (a path, an s3:// URI); every refusal names
+    it, never the local copy, which the service keeps under its content hash.
+    """
+    info = probe(path, limits=limits, name=name)
+    speech = map_speech(
+        path, audio_start_s=info.audio.start_s, timeout_s=limits.decode_timeout_s, name=name
+    )
     return SourceAnalysis(info=info, speech=speech)

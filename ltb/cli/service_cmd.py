@@ -223,10 +223,15 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning",
 ) -> None:
     """Run a Celery worker: plans, chunks and finalizes jobs."""
+    from ltb.providers import require_provider_key
+
+    settings = get_settings()
+    with guarded():
+        require_provider_key(settings)
+
     from ltb.queue import QUEUES, WEBHOOK_QUEUE
     from worker.tasks import app as celery_app
 
-    settings = get_settings()
     argv = [
         "worker",
         f"--concurrency={concurrency or settings.worker_concurrency}",

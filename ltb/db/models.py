@@ -173,6 +173,9 @@ class Job(Base):
     currency: Mapped[str | None] = mapped_column(String(8), default=None)
     price_table: Mapped[str | None] = mapped_column(String(64), default=None)
     warnings: Mapped[list[Any]] = mapped_column(default=list)
+    # Who answered its requests: "dashscope" or "emulator" (if any request went to the
+    # emulator); None until a request is answered.
+    provider: Mapped[str | None] = mapped_column(String(16), default=None)
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -83,7 +83,12 @@ def _translate(ctx: WorkerContext, claimed: Claimed) -> ChunkResult:
             planned.delivery == "url" or ctx.settings.payload_delivery == "url"
         )
         payload = extract_chunk(
-            source, planned.span, scratch, video=planned.video, inline_required=not by_url
+            source,
+            planned.span,
+            scratch,
+            video=planned.video,
+            inline_required=not by_url,
+            name=job.source_uri,
         )
         work = chunk_work(
             planned, payload, job.request, media=_media(ctx, claimed, payload, by_url=by_url)

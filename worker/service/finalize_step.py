@@ -127,6 +127,7 @@ def _publish(
             ),
             price_table=table,
             model=ctx.client.model,
+            provider=job.provider,
             outcome="no_speech" if no_speech else "ok",
             outputs={kind: path.name for kind, path in paths.items()},
             warnings=warnings,

@@ -137,7 +137,7 @@ def _analyse(ctx: WorkerContext, facts: JobFacts) -> SourceAnalysis:
             return cached  # another target of the same source analysed it while we waited
         path, sha = cache.local(tenant_id=facts.tenant_id, uri=facts.source_uri)
         _stage(ctx, facts.id, "probing")
-        analysis = analyse_source(path, limits=media_limits(ctx.settings))
+        analysis = analyse_source(path, limits=media_limits(ctx.settings), name=facts.source_uri)
         with unit_of_work(ctx.sessions) as session:
             repo.cache_analysis(session, facts.tenant_id, sha, analysis)
             session.get_one(Job, facts.id).source_sha256 = sha
