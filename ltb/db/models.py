@@ -171,11 +171,20 @@ class Job(Base):
     currency: Mapped[str | None] = mapped_column(String(8), default=None)
     price_table: Mapped[str | None] = mapped_column(String(64), default=None)
     warnings: Mapped[list[Any]] = mapped_column(default=list)
+    # How many times the plan and the finalize started: both are capped, so a step that
+    # dies or keeps meeting transient failures cannot keep a job alive forever.
+    plan_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    finalize_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The job's last movement (a stage entered, a chunk counted, a plan recorded); the
+    # reaper's own touches of updated_at are not progress.
+    progress_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    # The last sign of life of the job's running plan or finalize.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Chunk(Base):
