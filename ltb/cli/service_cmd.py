@@ -100,6 +100,7 @@ def api(
     import uvicorn
 
     settings = get_settings()
+    _check_storage()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -121,9 +122,13 @@ def worker(
 ) -> None:
     """Run a Celery worker: plans, chunks and finalizes jobs."""
     from ltb.queue import QUEUES
+    from worker.service.cleanup import sweep_scratch
     from worker.tasks import app as celery_app
 
     settings = get_settings()
+    _check_storage()
+    # Leftovers of workers killed on this machine; age-gated, so live siblings keep theirs.
+    sweep_scratch(settings)
     argv = [
         "worker",
         f"--concurrency={concurrency or settings.worker_concurrency}",
@@ -136,6 +141,17 @@ def worker(
         argv += ["--beat", f"--schedule={settings.home / 'beat-schedule'}"]
     settings.home.mkdir(parents=True, exist_ok=True)
     celery_app.worker_main(argv)
+
+
+def _check_storage() -> None:
+    """Refuses to start (exit 2, with a code naming the bucket) when a configured bucket
+    is missing or read-only, rather than failing every job later."""
+    from ltb.buckets import check_buckets
+    from ltb.storage import object_store
+
+    with guarded():
+        settings = get_settings()
+        check_buckets(object_store(settings), settings)
 
 
 @app.command("beat")

@@ -8,7 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from api.app import create_app
 from ltb.db.models import Chunk, Job
+from ltb.settings import Settings
 
 from support.factories import JobFactory, tenant_with_key
 
@@ -244,3 +246,12 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "storage": "ok"}
     assert client.get("/docs").status_code == 200
+
+
+def test_readiness_names_a_missing_bucket(settings: Settings) -> None:
+    absent = settings.model_dump() | {"output_bucket": "absent-outputs", "work_prefix": ""}
+    with TestClient(create_app(Settings(_env_file=None, **absent))) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    storage = ready.json()["checks"]["storage"]
+    assert storage.startswith("error: output_bucket_missing") and "s3://absent-outputs" in storage
