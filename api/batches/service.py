@@ -21,6 +21,7 @@ from api.jobs.service import allowed
 from ltb.db.models import Batch, Chunk, Job, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
+from ltb.lifecycle import reopened as reopened_values
 from ltb.queue import DISPATCH_BATCH
 from ltb.storage import ObjectRef
 from ltb.views import batch_view
@@ -235,9 +236,7 @@ def retry_failed(uow: UnitOfWork, *, tenant: Tenant, batch_id: uuid.UUID) -> tup
         session.scalars(
             update(Job)
             .where(Job.batch_id == batch.id, Job.status == "failed")
-            .values(
-                status="queued", stage=None, error_code=None, error_message=None, finished_at=None
-            )
+            .values(reopened_values())
             .returning(Job.id)
         )
     )

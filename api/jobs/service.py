@@ -23,7 +23,7 @@ from api.jobs.schemas import (
 )
 from ltb.db.models import Job, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
-from ltb.lifecycle import finish_job, reopen_in_batch
+from ltb.lifecycle import finish_job, reopen_in_batch, reopened
 from ltb.queue import PLAN_JOB
 from ltb.storage import ObjectRef
 from ltb.views import job_view
@@ -167,10 +167,8 @@ def retry(uow: UnitOfWork, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
         raise ApiError(
             409, "not_retryable", f"the job is {job.status}; only failed jobs can be retried"
         )
-    job.status = "queued"
-    job.stage = None
-    job.error_code = job.error_message = None
-    job.finished_at = None
+    for column, value in reopened().items():
+        setattr(job, column, value)
     repository.reopen_unfinished_chunks(uow.session, job_ids=[job.id])
     if job.batch_id is not None:
         reopen_in_batch(uow.session, job.batch_id, 1)

@@ -197,6 +197,27 @@ def test_retry_reopens_only_unfinished_chunks_of_a_failed_job(
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_retryable"
 
 
+def test_a_retried_job_gets_a_fresh_budget_of_plan_and_finalize_attempts(
+    client: TestClient, db: Session, tenant_key
+) -> None:
+    tenant, key = tenant_key
+    job = JobFactory(
+        tenant_id=tenant.id,
+        status="failed",
+        error_code="plan_abandoned",
+        error_message="x",
+        plan_attempts=5,
+        finalize_attempts=2,
+    )
+    db.flush()
+
+    response = client.post(f"/v1/jobs/{job.id}/retry", headers=auth(key))
+
+    assert response.status_code == 202, response.text
+    db.refresh(job)
+    assert (job.status, job.plan_attempts, job.finalize_attempts) == ("queued", 0, 0)
+
+
 def test_listing_filters_and_pages_newest_first(
     client: TestClient, db: Session, tenant_key
 ) -> None:
