@@ -185,6 +185,8 @@ class Job(Base):
     progress_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     # The last sign of life of the job's running plan or finalize.
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the job's work objects (chunk payloads and dub audio) were removed.
+    work_removed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Chunk(Base):

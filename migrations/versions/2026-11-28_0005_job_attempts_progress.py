@@ -1,4 +1,5 @@
-"""Jobs count their plan and finalize attempts, and record progress and heartbeats
+"""Jobs count their plan and finalize attempts, record progress and heartbeats, and
+when their work objects were removed
 
 Revision ID: 0005
 Revises: 0002
@@ -9,6 +10,8 @@ transient storage failure) starts again. `progress_at` is the job's last movemen
 `heartbeat_at` the last sign of life of its running plan or finalize: the reaper tells a
 stuck job from a slow one by them. Existing jobs start at zero attempts, and their
 progress is taken to be their last update, so no job is judged stuck by the upgrade.
+`work_removed_at` is left empty on finished jobs, so the reaper removes the work objects
+that earlier releases left behind, a few jobs per sweep.
 """
 
 from __future__ import annotations
@@ -37,9 +40,10 @@ def upgrade() -> None:
     )
     op.add_column("jobs", sa.Column("progress_at", WHEN, nullable=True))
     op.add_column("jobs", sa.Column("heartbeat_at", WHEN, nullable=True))
+    op.add_column("jobs", sa.Column("work_removed_at", WHEN, nullable=True))
     op.execute("UPDATE jobs SET progress_at = updated_at")
 
 
 def downgrade() -> None:
-    for column in ("heartbeat_at", "progress_at", "finalize_attempts", "plan_attempts"):
+    for column in ("work_removed_at", "heartbeat_at", "progress_at", "finalize_attempts", "plan_attempts"):
         op.drop_column("jobs", column)

@@ -103,6 +103,7 @@ def test_a_succeeded_job_leaves_its_outputs_and_no_work_objects(
     finalize_job(ctx, job.id)
 
     assert _job(ctx, job.id).status == "succeeded"
+    assert _job(ctx, job.id).work_removed_at is not None
     assert list(ctx.store.list(work)) == []
     assert ctx.store.exists(other)
     outputs = {
@@ -114,3 +115,36 @@ def test_a_succeeded_job_leaves_its_outputs_and_no_work_objects(
         ctx.store.get_bytes(ObjectRef.parse(job.output_prefix + "manifest.json"), max_bytes=10**7)
     )
     assert manifest["chunks"]
+
+
+def test_the_reaper_removes_the_work_objects_that_ended_jobs_left_behind(
+    make_ctx: MakeContext, database_url: str
+) -> None:
+    ctx = make_ctx(task_soft_time_limit_s=60, task_time_limit_s=120)
+    tenant = new_tenant(ctx.sessions)
+    # Cancelled with chunks in flight; succeeded, but the finalize died before cleaning
+    # up; failed (a retry needs its chunks); cancelled a moment ago (chunks may still write).
+    jobs = {
+        status: new_job(ctx.sessions, tenant, status=status.split("-")[0])
+        for status in ("cancelled", "succeeded", "failed", "cancelled-recently")
+    }
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("UPDATE jobs SET finished_at = now() - interval '1 hour'")
+        connection.execute(
+            "UPDATE jobs SET finished_at = now() WHERE id = %s",
+            (jobs["cancelled-recently"].id,),
+        )
+    work = {
+        status: ObjectRef.parse(f"s3://ltb-outputs/_work/{job.id}/chunk-0.pcm")
+        for status, job in jobs.items()
+    }
+    for ref in work.values():
+        ctx.store.put_bytes(ref, b"pcm")
+
+    reap(ctx)
+
+    assert {status for status, ref in work.items() if ctx.store.exists(ref)} == {
+        "failed",
+        "cancelled-recently",
+    }
+    assert _job(ctx, jobs["cancelled"].id).work_removed_at is not None

@@ -2,8 +2,8 @@
 files of workers that were killed before they could remove their own.
 
 - `_work/<job>/` holds chunk payloads sent by URL and the chunks' dub audio; once the job
-  has succeeded nothing reads them again (outputs, manifest and usage rows are elsewhere).
-  A failed job keeps them: a retry reuses its finished chunks.
+  has succeeded (or was cancelled) nothing reads them again (outputs, manifest and usage
+  rows are elsewhere). A failed job keeps them: a retry reuses its finished chunks.
 - On a worker's disk, `sources/.download-*` and `*.part` files are downloads cut short,
   `payloads/<id>/` a chunk's extracted media and `finalize-*` an assembly's folder. No task
   outlives LTB_TASK_TIME_LIMIT_S, so anything older belongs to no live task.
@@ -16,14 +16,23 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select, update
+
+from ltb.db.engine import unit_of_work
+from ltb.db.models import Job
 from ltb.errors import LtbError
 from ltb.settings import Settings
 from ltb.storage import ObjectRef
 from worker.service.context import WorkerContext
 
 log = logging.getLogger("ltb.worker.cleanup")
+
+# Each job is a listing and a delete or two: a few per sweep keep the reaper quick while
+# the leftovers of earlier releases are worked through.
+WORK_REMOVALS_PER_SWEEP = 20
 
 
 def work_prefix(settings: Settings, job_id: uuid.UUID) -> ObjectRef:
@@ -32,13 +41,42 @@ def work_prefix(settings: Settings, job_id: uuid.UUID) -> ObjectRef:
 
 
 def remove_work(ctx: WorkerContext, job_id: uuid.UUID) -> int:
-    """Deletes a finished job's work objects; returns how many. A failure is logged, not
-    raised: the job has succeeded, and leftovers cost storage, not correctness."""
+    """Deletes a finished job's work objects and records it; returns how many. A failure
+    is logged, not raised: the job has ended, leftovers cost storage, not correctness,
+    and the reaper tries again later."""
     try:
-        return ctx.store.delete_prefix(work_prefix(ctx.settings, job_id))
+        removed = ctx.store.delete_prefix(work_prefix(ctx.settings, job_id))
     except LtbError as exc:
         log.warning("could not remove the work objects of job %s: %s", job_id, exc.message)
         return 0
+    with unit_of_work(ctx.sessions) as session:
+        session.execute(
+            update(Job).where(Job.id == job_id).values(work_removed_at=datetime.now(UTC))
+        )
+    return removed
+
+
+def remove_finished_work(ctx: WorkerContext, *, limit: int = WORK_REMOVALS_PER_SWEEP) -> int:
+    """Removes the work objects of jobs that ended without it: succeeded jobs whose
+    finalize died just after, and cancelled jobs, once their chunks in flight (which may
+    still write) have run out of time. Returns how many jobs were cleaned."""
+    grace = datetime.now(UTC) - timedelta(seconds=ctx.settings.task_time_limit_s)
+    with ctx.sessions() as session:
+        job_ids = list(
+            session.scalars(
+                select(Job.id)
+                .where(
+                    Job.status.in_(("succeeded", "cancelled")),
+                    Job.work_removed_at.is_(None),
+                    Job.finished_at < grace,
+                )
+                .order_by(Job.finished_at)
+                .limit(limit)
+            )
+        )
+    for job_id in job_ids:
+        remove_work(ctx, job_id)
+    return len(job_ids)
 
 
 def sweep_scratch(settings: Settings, *, older_than_s: float | None = None) -> int:

@@ -22,7 +22,9 @@ the broker lost can be sent again; every task is idempotent, so sending twice is
      waiting its turn, not stuck; so is any job when the queue cannot be read.
   Failing a stuck job bills nothing: none of its chunks is running, and its finished
   chunks are kept for a retry;
-- scratch files that killed workers left on this machine are removed.
+- scratch files that killed workers left on this machine are removed, and so are the
+  work objects of jobs that ended without removing them (cancelled, or a finalize that
+  died right after success).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from ltb.lifecycle import ACTIVE
 from ltb.queue import DELIVER_WEBHOOK, FINALIZE_JOB, PLAN_JOB, TRANSLATE_CHUNK, queue_depth
 from worker.service import finalize_step, plan_step
 from worker.service import repository as repo
-from worker.service.cleanup import sweep_scratch
+from worker.service.cleanup import remove_finished_work, sweep_scratch
 from worker.service.context import WorkerContext
 from worker.service.plan_step import PLAN_STAGES
 
@@ -180,8 +182,9 @@ def reap(ctx: WorkerContext) -> Sweep:
         )
     try:
         sweep_scratch(settings)
+        remove_finished_work(ctx)
     except Exception:
-        log.warning("could not sweep the scratch folder", exc_info=True)
+        log.warning("could not clean up after finished work", exc_info=True)
     return sweep
 
 
