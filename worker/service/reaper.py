@@ -233,8 +233,11 @@ def _fail_stuck(
             Chunk.finished_at >= idle_since,
         ),
     )
+    has_pending = (
+        exists().where(Chunk.job_id == Job.id, Chunk.status == "pending").label("has_pending")
+    )
     candidates = session.execute(
-        select(Job.id, Job.status, Job.stage, Job.chunks_done, Job.chunks_total)
+        select(Job.id, Job.status, Job.stage, Job.chunks_done, Job.chunks_total, has_pending)
         .where(
             Job.status.in_(ACTIVE),
             func.coalesce(Job.progress_at, Job.created_at) < idle_since,
@@ -249,14 +252,11 @@ def _fail_stuck(
     if not candidates:
         return
     fleet_idle = queue_empty and not _work_in_flight(session, moment, alive)
-    for job_id, status, stage, done, total in candidates:
-        pending = session.scalar(
-            select(Chunk.id).where(Chunk.job_id == job_id, Chunk.status == "pending").limit(1)
-        )
+    for job_id, status, stage, done, total, pending in candidates:
         runnable = (
             status == "queued"
             or (stage or "") in ("", *PLAN_STAGES)
-            or pending is not None
+            or pending
             or (stage == "translating" and done >= total)
             or stage in ("assembling", "publishing")  # a silent finalize is sent again
         )
