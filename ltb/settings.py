@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SINGAPORE_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     reaper_interval_s: float = 30.0
     # Queued work that has not moved for this long, with the queue empty, lost its message.
     reaper_stale_s: float = 60.0
+    # A job that has made no progress for this long while work of its own was runnable,
+    # and the fleet was not busy with other work, is failed as `stuck`.
+    stuck_after_s: float = Field(default=3600.0, gt=0)
+    # How many times a job's plan, and its finalize, may start before the job fails.
+    plan_max_attempts: int = Field(default=5, ge=1, le=100)
+    finalize_max_attempts: int = Field(default=5, ge=1, le=100)
     worker_concurrency: int = Field(default=4, ge=1, le=64)
 
     # --- service: object storage ----------------------------------------------------------
@@ -96,8 +102,9 @@ class Settings(BaseSettings):
     s3_public_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     output_bucket: str = "ltb-outputs"
-    # Where the service keeps chunk payloads and results: s3://bucket/prefix/
-    work_prefix: str = "s3://ltb-outputs/_work/"
+    # Where the service keeps chunk payloads and results: s3://bucket/prefix/. Empty means
+    # s3://<output_bucket>/_work/, so setting the output bucket alone moves both.
+    work_prefix: str = ""
     presign_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     # Embedded profile: s3://bucket/key is stored as <storage_root>/bucket/key.
     storage_root: Path = Path(".ltb/objects")
@@ -144,6 +151,12 @@ class Settings(BaseSettings):
 
     # --- emulator ---------------------------------------------------------------------------
     emulator_api_key: str | None = None
+
+    @model_validator(mode="after")
+    def _derive_work_prefix(self) -> Settings:
+        if not self.work_prefix:
+            self.work_prefix = f"s3://{self.output_bucket}/_work/"
+        return self
 
     @property
     def provider_key(self) -> str | None:

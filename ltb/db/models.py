@@ -176,11 +176,22 @@ class Job(Base):
     # Who answered its requests: "dashscope" or "emulator" (if any request went to the
     # emulator); None until a request is answered.
     provider: Mapped[str | None] = mapped_column(String(16), default=None)
+    # How many times the plan and the finalize started: both are capped, so a step that
+    # dies or keeps meeting transient failures cannot keep a job alive forever.
+    plan_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    finalize_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The job's last movement (a stage entered, a chunk counted, a plan recorded); the
+    # reaper's own touches of updated_at are not progress.
+    progress_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    # The last sign of life of the job's running plan or finalize.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the job's work objects (chunk payloads and dub audio) were removed.
+    work_removed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Chunk(Base):

@@ -51,6 +51,7 @@ def db(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    (tmp_path / "objects" / "ltb-outputs").mkdir(parents=True)  # /readyz checks it
     return Settings(
         profile="embedded",
         home=tmp_path / "home",

@@ -389,7 +389,7 @@ def _keeps_jobs(url: str) -> None:
                 ).bindparams(bindparam("id", type_=Uuid()), bindparam("tenant", type_=Uuid())),
                 {"id": job, "tenant": tenant, "now": datetime.now(UTC)},
             )
-        upgrade(url, "0007")
+        upgrade(url, "0005")
         with engine.connect() as connection:
             row = connection.execute(
                 text("SELECT status, provider FROM jobs WHERE id = :id").bindparams(
@@ -404,3 +404,40 @@ def _keeps_jobs(url: str) -> None:
             assert "provider" not in {c["name"] for c in inspect(connection).get_columns("jobs")}
     finally:
         engine.dispose()
+
+
+def test_0006_gives_existing_jobs_zero_attempts_and_their_last_update_as_progress() -> None:
+    with fresh_database("migration_0006") as plain:
+        url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
+        downgrade(url, "0002")
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO tenants (id, name, allowed_prefixes, webhook_secret, created_at) "
+                        "VALUES ('00000000-0000-0000-0000-000000000001', 'acme', '[]', 's', now())"
+                    )
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO jobs (id, tenant_id, source_uri, target_lang, outputs, "
+                        "visual_context, output_prefix, estimate_only, labels, status, stage, "
+                        "chunks_total, chunks_done, warnings, created_at, updated_at) VALUES "
+                        "('00000000-0000-0000-0000-000000000002', "
+                        "'00000000-0000-0000-0000-000000000001', 's3://media/acme/a.mp3', 'en', "
+                        "'[\"text\"]', false, 's3://ltb-outputs/acme/', false, '{}', 'running', "
+                        "'translating', 2, 1, '[]', now(), '2026-11-01T00:00:00Z')"
+                    )
+                )
+            upgrade(url)
+            with engine.connect() as connection:
+                row = connection.execute(
+                    text(
+                        "SELECT plan_attempts, finalize_attempts, progress_at, updated_at FROM jobs"
+                    )
+                ).one()
+        finally:
+            engine.dispose()
+    assert (row.plan_attempts, row.finalize_attempts) == (0, 0)
+    assert row.progress_at == row.updated_at

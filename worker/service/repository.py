@@ -35,7 +35,20 @@ def job(session: Session, job_id: uuid.UUID) -> Job | None:
 
 
 def set_stage(session: Session, job_id: uuid.UUID, stage: str) -> None:
-    session.execute(update(Job).where(Job.id == job_id).values(stage=stage))
+    """Enters a stage; entering one is progress."""
+    moment = now()
+    session.execute(update(Job).where(Job.id == job_id).values(stage=stage, progress_at=moment))
+
+
+def heartbeat(session: Session, job_id: uuid.UUID) -> None:
+    """The job's plan or finalize is alive: a sign of life, not progress. It also moves
+    updated_at, so the reaper does not re-send a plan that is still running."""
+    moment = now()
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(heartbeat_at=moment, updated_at=moment)
+    )
 
 
 def fail_job(
@@ -52,14 +65,16 @@ def count_chunk_done(session: Session, job_id: uuid.UUID) -> tuple[int, int]:
     row = session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(chunks_done=Job.chunks_done + 1)
+        .values(chunks_done=Job.chunks_done + 1, progress_at=now())
         .returning(Job.chunks_done, Job.chunks_total)
     ).one()
     return int(row[0]), int(row[1])
 
 
-def begin_finalizing(session: Session, job_id: uuid.UUID) -> bool:
-    """Takes the job into assembly once; a second finalize for the same job gets False."""
+def begin_finalizing(session: Session, job_id: uuid.UUID) -> int | None:
+    """Takes the job into assembly once and counts the attempt; returns the attempt's
+    number, or None when the job is not running or another finalize holds it."""
+    moment = now()
     result = session.execute(
         update(Job)
         .where(
@@ -67,10 +82,27 @@ def begin_finalizing(session: Session, job_id: uuid.UUID) -> bool:
             Job.status == "running",
             func.coalesce(Job.stage, "").notin_(("assembling", "publishing")),
         )
-        .values(stage="assembling")
-        .returning(Job.id)
+        .values(
+            stage="assembling",
+            finalize_attempts=Job.finalize_attempts + 1,
+            progress_at=moment,
+            heartbeat_at=moment,
+        )
+        .returning(Job.finalize_attempts)
+    ).first()
+    return None if result is None else int(result[0])
+
+
+def begin_planning(session: Session, job_id: uuid.UUID) -> int:
+    """Counts a start of the job's plan (fetch, probe, plan); returns its number."""
+    return int(
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(plan_attempts=Job.plan_attempts + 1, heartbeat_at=now())
+            .returning(Job.plan_attempts)
+        ).scalar_one()
     )
-    return result.first() is not None
 
 
 # --- chunks -----------------------------------------------------------------------------
