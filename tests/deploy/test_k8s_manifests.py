@@ -215,6 +215,18 @@ def test_the_config_map_and_secret_name_only_real_settings() -> None:
         assert sources == {"ltb-config", "ltb-secrets"}, where
 
 
+def test_a_release_can_apply_the_settings_and_the_migration_alone() -> None:
+    """docs/operations.md selects them with app.kubernetes.io/component in (config,migrate)."""
+    for kind, name in (("ConfigMap", "ltb-config"), ("Secret", "ltb-secrets")):
+        assert by_kind(kind, name)["metadata"]["labels"]["app.kubernetes.io/component"] == "config"
+    job = by_kind("Job", "ltb-migrate")
+    assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "migrate"
+    assert (
+        "app.kubernetes.io/component in (config,migrate)"
+        in (ROOT / "docs" / "operations.md").read_text()
+    )
+
+
 def test_worker_grace_outlasts_a_chunks_time_limits_and_pre_stop_warm_shuts_down() -> None:
     settings = configured()
     worker = pod_spec(by_kind("Deployment", "ltb-worker"))
