@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +23,11 @@ from ltb.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
+# The base; the default kustomization (K8S) adds KEDA's ScaledObject, the overlay in HPA
+# a CPU HorizontalPodAutoscaler instead.
+BASE = K8S / "base"
 HPA = K8S / "hpa"
+KUSTOMIZATIONS = (K8S, BASE, HPA)
 LTB = Path(sys.executable).with_name("ltb")
 # The Kubernetes release the manifests are checked against (the package's newest schemas).
 KUBERNETES_VERSION = kubernetes_validate.utils.latest_version()
@@ -40,7 +45,8 @@ def documents(path: Path) -> list[dict[str, Any]]:
 def manifest_files() -> list[Path]:
     return sorted(
         path
-        for path in [*K8S.glob("*.yaml"), *HPA.glob("*.yaml")]
+        for folder in KUSTOMIZATIONS
+        for path in folder.glob("*.yaml")
         if path.name != "kustomization.yaml"
     )
 
@@ -123,37 +129,69 @@ def test_the_schema_check_is_real_and_offline() -> None:
 # --- kustomizations -------------------------------------------------------------------
 
 
-def test_the_kustomization_lists_every_manifest_and_nothing_else() -> None:
-    base = documents(K8S / "kustomization.yaml")[0]
-    overlay = documents(HPA / "kustomization.yaml")[0]
-
-    assert set(base["resources"]) == {path.name for path in K8S.glob("*.yaml")} - {
-        "kustomization.yaml"
-    }
-    assert set(overlay["resources"]) == {".."} | {path.name for path in HPA.glob("*.yaml")} - {
-        "kustomization.yaml"
-    }
-    assert len(base["resources"]) == len(set(base["resources"]))
+def kustomization(folder: Path) -> dict[str, Any]:
+    return documents(folder / "kustomization.yaml")[0]
 
 
-def test_the_hpa_overlay_removes_the_scaled_object_so_one_autoscaler_acts() -> None:
-    base = documents(K8S / "kustomization.yaml")[0]
-    overlay = documents(HPA / "kustomization.yaml")[0]
+def resolved(folder: Path) -> list[tuple[str, str]]:
+    """(kind, name) of every resource a kustomization builds, following its folders."""
+    found: list[tuple[str, str]] = []
+    for entry in kustomization(folder)["resources"]:
+        target = (folder / entry).resolve()
+        if target.is_dir():
+            found += resolved(target)
+        else:
+            found += [(doc["kind"], doc["metadata"]["name"]) for doc in documents(target)]
+    return found
+
+
+@pytest.mark.parametrize("folder", list(KUSTOMIZATIONS), ids=lambda folder: folder.name)
+def test_each_kustomization_lists_every_manifest_beside_it(folder: Path) -> None:
+    listed = [entry for entry in kustomization(folder)["resources"] if entry.endswith(".yaml")]
+    beside = {path.name for path in folder.glob("*.yaml")} - {"kustomization.yaml"}
+
+    assert sorted(listed) == sorted(beside)
+
+
+def test_exactly_one_autoscaler_acts_on_the_workers_in_each_build() -> None:
+    default, fallback, base = resolved(K8S), resolved(HPA), resolved(BASE)
     scaled = by_kind("ScaledObject", "ltb-worker")
     hpa = by_kind("HorizontalPodAutoscaler", "ltb-worker")
 
-    assert "keda-scaledobject.yaml" in base["resources"]
-    assert "worker-hpa.yaml" not in base["resources"]
-    deletions = [yaml.safe_load(patch["patch"]) for patch in overlay["patches"]]
-    assert {
-        "$patch": "delete",
-        "apiVersion": scaled["apiVersion"],
-        "kind": "ScaledObject",
-        "metadata": {"name": scaled["metadata"]["name"]},
-    } in deletions
+    assert len(default) == len(set(default)) and len(fallback) == len(set(fallback))
+    assert set(default) - set(base) == {("ScaledObject", "ltb-worker")}
+    assert set(fallback) - set(base) == {("HorizontalPodAutoscaler", "ltb-worker")}
     assert scaled["spec"]["scaleTargetRef"]["name"] == "ltb-worker"
     assert hpa["spec"]["scaleTargetRef"]["name"] == "ltb-worker"
     assert scaled["spec"]["maxReplicaCount"] == hpa["spec"]["maxReplicas"]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
+@pytest.mark.parametrize("folder", [K8S, HPA], ids=lambda folder: folder.name)
+def test_kustomize_builds_it_in_one_namespace(folder: Path) -> None:
+    """What `kubectl apply -k` would send: the same resources, all in one namespace."""
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    docs = [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+    assert sorted((doc["kind"], doc["metadata"]["name"]) for doc in docs) == sorted(
+        resolved(folder)
+    )
+    namespaced = [doc for doc in docs if doc["kind"] != "Namespace"]
+    assert {doc["metadata"].get("namespace") for doc in namespaced} == {"livetranslate-batch"}
+    images = {
+        container["image"]
+        for doc in docs
+        if doc["kind"] in WORKLOADS
+        for container in pod_spec(doc)["containers"]
+    }
+    assert images == {"livetranslate-batch:latest"}
 
 
 # --- commands and images ----------------------------------------------------------------
@@ -178,8 +216,7 @@ def test_every_container_runs_a_real_ltb_command_from_the_image() -> None:
 
 
 def test_the_image_name_is_set_in_one_place() -> None:
-    base = documents(K8S / "kustomization.yaml")[0]
-    assert [image["name"] for image in base["images"]] == ["livetranslate-batch"]
+    assert [image["name"] for image in kustomization(BASE)["images"]] == ["livetranslate-batch"]
 
 
 # --- what the code expects ---------------------------------------------------------------
@@ -267,7 +304,7 @@ def test_exactly_one_beat_replaced_by_recreate() -> None:
     beat = by_kind("Deployment", "ltb-beat")
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"] == {"type": "Recreate"}
-    source = (K8S / "beat-deployment.yaml").read_text()
+    source = (BASE / "beat-deployment.yaml").read_text()
     assert "exactly one" in source and "reaper" in source
 
 
