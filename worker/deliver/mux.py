@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import count
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import av
 import av.container
@@ -51,7 +51,9 @@ from worker.subtitles.cues import Cue
 from worker.subtitles.writers import checked_cues
 
 Container = Literal["mp4", "mkv"]
-AnyPacket = av.Packet[Any]
+if TYPE_CHECKING:
+    # PyAV's stubs make Packet generic in its stream; at run time it is a plain class.
+    AnyPacket: TypeAlias = av.Packet[Any]
 
 _FORMATS: dict[Container, str] = {"mp4": "mp4", "mkv": "matroska"}
 _SUBTITLE_CODECS: dict[Container, str] = {"mp4": "mov_text", "mkv": "subrip"}
