@@ -21,6 +21,8 @@ from ltb.timeline import Span
 from worker.deliver.mix import MIX_RATE_HZ, RAMP_S, DuckEnvelope, mix_dub
 from worker.dub.true_peak import TruePeakMeter
 
+from support.late_audio import write_late_audio_video
+
 DUB_RATE_HZ = 24_000
 DURATION_S = 12.0
 SPEECH = (Span(2.0, 4.5), Span(7.0, 9.5))
@@ -286,3 +288,25 @@ def test_memory_stays_flat_for_a_long_source(tmp_path: Path) -> None:
 
     assert peak_bytes < whole_mix_bytes / 5
     assert report.loudness_lufs == pytest.approx(-23.0, abs=0.1)
+
+
+def test_an_original_whose_sound_starts_after_the_picture_keeps_its_place(
+    tmp_path: Path,
+) -> None:
+    """A source whose audio begins 0.5 s into the picture: the mix is led by 0.5 s of
+    silence, so the original stays in sync with the video the muxer copies."""
+    source = write_late_audio_video(
+        tmp_path / "late-audio.mkv", audio_starts_s=0.5, tone_hz=ORIGINAL_HZ
+    )
+    out_path = tmp_path / "mix.flac"
+    mix_dub(
+        dub=_write_dub(tmp_path / "dub.wav", amplitude=0.0),
+        original=source,
+        out_path=out_path,
+        mode="voiceover",
+        duration_s=2.0,
+    )
+    mixed, _ = soundfile.read(out_path)
+    onset = int(np.argmax(np.abs(mixed) > 1e-3))
+    assert onset / MIX_RATE_HZ == pytest.approx(0.5, abs=0.002)
+    assert _lock_in_amplitude(mixed, 0.6, 1.4) > 0.1

@@ -22,6 +22,7 @@ from worker.deliver.mix import mix_dub
 from worker.deliver.mux import mux_dubbed_video, require_video
 from worker.subtitles import Cue
 
+from support.late_audio import write_late_audio_video
 from support.library import MediaLibrary
 
 TARGET_CUES = [
@@ -380,3 +381,33 @@ def test_original_audio_mp4_cannot_carry_is_encoded_to_aac(
         )
     assert np.abs(decoded).max() > 0.05
     assert _video_packet_digests(out) == _video_packet_digests(source)
+
+
+@pytest.mark.parametrize("container", ["mp4", "mkv"])
+def test_an_original_that_starts_after_the_picture_keeps_its_place(
+    tmp_path: Path, container: str
+) -> None:
+    source = write_late_audio_video(tmp_path / "late.mkv", audio_starts_s=0.5, tone_hz=300.0)
+    out = tmp_path / f"dubbed.{container}"
+    mux_dubbed_video(
+        source=source,
+        dub_mix=_mix_file(tmp_path / "mix.wav", seconds=2.0),
+        out_path=out,
+        container=container,  # type: ignore[arg-type]
+        target_lang="it",
+        source_lang="en",
+        target_cues=TARGET_CUES,
+    )
+    with av.open(str(out)) as read:
+        original = read.streams.audio[1]
+        decoded = [
+            (float(frame.pts * frame.time_base), frame.to_ndarray()[0])
+            for frame in read.decode(original)
+            if frame.pts is not None
+        ]
+    sound_starts_s = next(
+        start_s + int(np.argmax(np.abs(samples) > 0.01)) / 48_000
+        for start_s, samples in decoded
+        if np.abs(samples).max() > 0.01
+    )
+    assert sound_starts_s == pytest.approx(0.5, abs=0.005)

@@ -291,7 +291,7 @@ def _decoded_blocks(path: Path, *, channels: int, total: int) -> Iterator[Block]
     produced = 0
     with open_media(path) as container:
         stream = container.streams.audio[0]
-        for frame in _decoded_then_flushed(container, stream, resampler):
+        for frame in _decoded_then_flushed(container, stream, resampler, channels=channels):
             pending.append(frame)
             pending_samples += frame.shape[1]
             while pending_samples >= _BLOCK_SAMPLES and produced < total:
@@ -318,10 +318,28 @@ def _decoded_then_flushed(
     container: av.container.InputContainer,
     stream: av.audio.stream.AudioStream,
     resampler: av.AudioResampler,
+    *,
+    channels: int,
 ) -> Iterator[Block]:
+    # The timeline starts where the container does: audio that starts later (a source
+    # whose sound comes in after the picture) is led by silence, audio that starts
+    # earlier is cut, so the mix lines up with the picture the muxer copies.
+    origin_s = (container.start_time or 0) / av.time_base
+    lead: int | None = None
     for frame in container.decode(stream):
+        if lead is None:
+            start_s = origin_s
+            if frame.pts is not None and frame.time_base is not None:
+                start_s = float(frame.pts * frame.time_base)
+            lead = round((start_s - origin_s) * MIX_RATE_HZ)
+            if lead > 0:
+                yield np.zeros((channels, lead), dtype=np.float32)
         for resampled in resampler.resample(frame):
-            yield resampled.to_ndarray().astype(np.float32, copy=False)
+            samples = resampled.to_ndarray().astype(np.float32, copy=False)
+            if lead < 0:
+                skipped = min(-lead, samples.shape[1])
+                samples, lead = samples[:, skipped:], lead + skipped
+            yield samples
     for resampled in resampler.resample(None):
         yield resampled.to_ndarray().astype(np.float32, copy=False)
 

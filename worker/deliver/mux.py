@@ -233,12 +233,22 @@ def _write(
 
         # Matroska's segment duration counts an encoded track's priming (its CodecDelay)
         # on top of its last packet: end the encoded audio one AAC frame sooner there.
-        audio_until_s = duration_s
+        # Timestamps are kept on the source's clock, which need not start at zero (MPEG-TS
+        # rarely does): the dub and the subtitles start where the picture's clock does.
+        origin_s = (video_in.start_time or 0) / av.time_base
+        audio_ends_by_s = origin_s + duration_s
         if container == "mkv":
-            audio_until_s -= _AAC_FRAME_SAMPLES / _MIX_RATE_HZ
+            audio_ends_by_s -= _AAC_FRAME_SAMPLES / _MIX_RATE_HZ
         sources: list[Iterator[AnyPacket]] = [
             _copied(video_in, source_video, video),
-            _encoded(dub_in, dub_in_stream, dub, channels=channels, until_s=audio_until_s),
+            _encoded(
+                dub_in,
+                dub_in_stream,
+                dub,
+                channels=channels,
+                starts_at_s=origin_s,
+                ends_by_s=audio_ends_by_s,
+            ),
         ]
         if original_in is not None and original is not None:
             if copy_original:
@@ -251,11 +261,12 @@ def _write(
                         original_in,
                         original,
                         channels=original_channels,
-                        until_s=audio_until_s,
+                        starts_at_s=None,
+                        ends_by_s=audio_ends_by_s,
                     )
                 )
         for stream, cues in subtitle_streams:
-            sources.append(_subtitle_packets(stream, cues, until_s=duration_s))
+            sources.append(_subtitle_packets(stream, cues, origin_s=origin_s, until_s=duration_s))
         for packet in _interleaved(sources):
             out.mux(packet)
     return MuxReport(container=container, duration_s=duration_s, tracks=tuple(tracks))
@@ -341,24 +352,37 @@ def _encoded(
     target: AudioStream,
     *,
     channels: int,
-    until_s: float,
+    starts_at_s: float | None,
+    ends_by_s: float,
 ) -> Iterator[AnyPacket]:
+    """`source` encoded to `target`, its first sample at `starts_at_s` on the output's clock
+    (None: where its own timestamps put it), cut so that it ends by `ends_by_s`."""
     resampler = av.AudioResampler(
         format=target.codec_context.format,
         layout="stereo" if channels == 2 else "mono",
         rate=_MIX_RATE_HZ,
     )
-    # AAC codes 1024 samples a frame and the last frame is written whole: stopping on a
-    # frame boundary keeps the track from running past the picture.
-    limit = int(until_s * _MIX_RATE_HZ) // _AAC_FRAME_SAMPLES * _AAC_FRAME_SAMPLES
+    first: int | None = None
+    limit = 0
     written = 0
     for frame in container.decode(source):
+        if first is None:
+            at_s = starts_at_s
+            if at_s is None:
+                at_s = 0.0
+                if frame.pts is not None and frame.time_base is not None:
+                    at_s = float(frame.pts * frame.time_base)
+            first = round(at_s * _MIX_RATE_HZ)
+            # AAC codes 1024 samples a frame and the last frame is written whole: stopping
+            # on a frame boundary keeps the track from running past the picture.
+            room = max(0, round(ends_by_s * _MIX_RATE_HZ) - first)
+            limit = room // _AAC_FRAME_SAMPLES * _AAC_FRAME_SAMPLES
         for resampled in resampler.resample(frame):
             if written >= limit:
                 break
             if written + resampled.samples > limit:
                 resampled = _cut(resampled, limit - written)
-            resampled.pts = written
+            resampled.pts = first + written
             resampled.time_base = Fraction(1, _MIX_RATE_HZ)
             written += resampled.samples
             yield from target.encode(resampled)
@@ -375,11 +399,12 @@ def _cut(frame: av.AudioFrame, keep: int) -> av.AudioFrame:
 
 
 def _subtitle_packets(
-    stream: SubtitleStream, cues: Sequence[Cue], *, until_s: float
+    stream: SubtitleStream, cues: Sequence[Cue], *, origin_s: float, until_s: float
 ) -> Iterator[AnyPacket]:
     codec = stream.codec_context
     assert isinstance(codec, SubtitleCodecContext)
     limit_ms = round(until_s * 1000)
+    origin_ms = round(origin_s * 1000)
     for cue in checked_cues(cues):
         if cue.start_ms >= limit_ms:
             break
@@ -392,7 +417,7 @@ def _subtitle_packets(
         packet = codec.encode_subtitle(event)
         packet.stream = stream
         packet.time_base = _MS
-        packet.pts = packet.dts = cue.start_ms
+        packet.pts = packet.dts = origin_ms + cue.start_ms
         packet.duration = end_ms - cue.start_ms
         yield packet
 
