@@ -194,7 +194,7 @@ def _write(
         copy_original = False
         original_channels = 1
         if original_in is not None:
-            copy_original = _can_copy_audio(audio_in, original_in, container_kind=container)
+            copy_original = _can_copy_audio(source, original_in, container_kind=container)
             original_channels = min(max(original_in.codec_context.channels or 1, 1), 2)
             if copy_original:
                 original = out.add_stream_from_template(original_in)
@@ -281,16 +281,15 @@ def _picture_streams(container: av.container.InputContainer) -> list[av.stream.S
     ]
 
 
-def _can_copy_audio(
-    container: av.container.InputContainer, stream: av.stream.Stream, *, container_kind: Container
-) -> bool:
+def _can_copy_audio(source: Path, stream: av.stream.Stream, *, container_kind: Container) -> bool:
     if container_kind == "mp4":
         return stream.codec_context.name in _MP4_AUDIO_CODECS
     # Matroska has no edit list: a copied track whose encoder priming starts before zero
     # (AAC from an MP4 does) would shift every track later, the picture included. An
     # encoded track declares its priming as CodecDelay instead, which shifts nothing.
-    first = next((packet for packet in container.demux(stream) if packet.pts is not None), None)
-    container.seek(0)
+    with open_media(source) as container:
+        audio = next(s for s in container.streams.audio if s.index == stream.index)
+        first = next((packet for packet in container.demux(audio) if packet.pts is not None), None)
     return first is None or first.pts is None or first.pts >= 0
 
 
