@@ -12,7 +12,9 @@ The result is levelled to -23 LUFS integrated (EBU R128) with true peaks at or u
 -1 dBTP: the same meters as the dub (worker.dub.meter, worker.dub.true_peak) measure the
 mix, a single gain brings it to target, and the true-peak limiter shapes the rare peak
 the gain pushes over the ceiling (which costs a little loudness, so the gain is corrected
-and the mix made again, as the dub's levelling does).
+and the mix made again, as the dub's levelling does). The limiter works channel by
+channel; its ramps are counted in samples, so at 48 kHz they last 2.5 ms, half what
+they do on the 24 kHz dub.
 
 Everything streams: both inputs are decoded block by block and mixed as they come, and
 each pass holds a few blocks, never the timeline, so memory is the same for a minute as
