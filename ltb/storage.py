@@ -134,7 +134,9 @@ class ListedObject:
 
 class ObjectStore(Protocol):
     def head(self, ref: ObjectRef) -> ObjectInfo: ...
-    def download(self, ref: ObjectRef, dest: Path, *, max_bytes: int) -> str: ...
+    def download(
+        self, ref: ObjectRef, dest: Path, *, max_bytes: int, if_match: str | None = None
+    ) -> str: ...
     def upload_file(
         self, path: Path, ref: ObjectRef, *, content_type: str | None = None
     ) -> None: ...
@@ -161,6 +163,13 @@ def too_large(uri: str, max_bytes: int) -> LtbError:
 
 def not_found(uri: str) -> LtbError:
     return LtbError(f"{uri} does not exist", code="source_not_found")
+
+
+def changed(uri: str) -> LtbError:
+    return LtbError(
+        f"{uri} was replaced after the job was planned; submit the job again to translate the new file",
+        code="source_changed",
+    )
 
 
 def stream_to_file(
@@ -291,6 +300,8 @@ class S3Store:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if status == 404 or code in {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}:
             return not_found(uri)
+        if status == 412 or code == "PreconditionFailed":  # only If-Match is ever sent
+            return changed(uri)
         if status == 403 or code in {"403", "AccessDenied", "Forbidden"}:
             return LtbError(
                 f"access to {uri} is denied ({code}); check the credentials and the bucket policy",
@@ -305,11 +316,19 @@ class S3Store:
             meta = self._client.head_object(Bucket=ref.bucket, Key=ref.key)
         return ObjectInfo(meta["ContentLength"], _bare(meta.get("ETag")), meta.get("ContentType"))
 
-    def download(self, ref: ObjectRef, dest: Path, *, max_bytes: int) -> str:
+    def download(
+        self, ref: ObjectRef, dest: Path, *, max_bytes: int, if_match: str | None = None
+    ) -> str:
+        """Streams the object to `dest`; with `if_match`, only if its ETag is still that
+        (`source_changed` otherwise), so the bytes are those of the object seen before."""
         if self.head(ref).size > max_bytes:
             raise too_large(ref.uri, max_bytes)
         with self._mapped("download", ref.uri):
-            body = self._client.get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
+            body = (
+                self._client.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{if_match}"')
+                if if_match
+                else self._client.get_object(Bucket=ref.bucket, Key=ref.key)
+            )["Body"]
             try:
                 return stream_to_file(
                     body.iter_chunks(CHUNK_BYTES), dest, max_bytes=max_bytes, source=ref.uri
@@ -486,8 +505,13 @@ class LocalStore:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise not_found(ref.uri) from None
 
-    def download(self, ref: ObjectRef, dest: Path, *, max_bytes: int) -> str:
-        if self.head(ref).size > max_bytes:
+    def download(
+        self, ref: ObjectRef, dest: Path, *, max_bytes: int, if_match: str | None = None
+    ) -> str:
+        info = self.head(ref)
+        if if_match and info.etag != if_match:
+            raise changed(ref.uri)
+        if info.size > max_bytes:
             raise too_large(ref.uri, max_bytes)
         with self._open(ref) as source:
             return stream_to_file(_read_chunks(source), dest, max_bytes=max_bytes, source=ref.uri)
