@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import uuid
 
+from billiard.process import active_children
+from celery.signals import task_prerun, worker_process_init, worker_shutting_down
+
 from ltb.queue import (
     DELIVER_WEBHOOK,
     DISPATCH_BATCH,
@@ -17,10 +20,38 @@ from ltb.queue import (
     TRANSLATE_CHUNK,
     make_celery,
 )
-from worker.service import batch_step, chunk_step, finalize_step, plan_step, reaper, webhook_step
+from ltb.settings import get_settings
+from worker.service import (
+    batch_step,
+    chunk_step,
+    finalize_step,
+    plan_step,
+    reaper,
+    shutdown,
+    webhook_step,
+)
 from worker.service.context import worker_context
 
 app = make_celery()
+
+
+@worker_process_init.connect
+def _pool_process_started(**_: object) -> None:
+    shutdown.ignore_until_installed()
+
+
+@task_prerun.connect
+def _task_starting(**_: object) -> None:
+    shutdown.install_in_pool_process(get_settings().warm_shutdown_s)
+
+
+@worker_shutting_down.connect
+def _worker_shutting_down(**_: object) -> None:
+    # Celery runs this in the main process's signal handler; the pool processes (not the
+    # embedded beat, which Celery stops itself) start their grace now.
+    shutdown.pass_on_to_pool(
+        [p.pid for p in active_children() if p.pid and "PoolWorker" in (p.name or "")]
+    )
 
 
 @app.task(name=PLAN_JOB)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Chunk, Job, SourceAnalysisCache, UsageRecord
+from ltb.db.models import Chunk, ChunkAudio, Job, SourceAnalysisCache, UsageRecord
 from ltb.lifecycle import Deliver, finish_job
 from ltb.pricing import PriceTable
 from ltb.timeline import Span
@@ -121,6 +121,20 @@ def release_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
         .where(Chunk.id == chunk_id, Chunk.status == "running", Chunk.lease_owner == owner)
         .values(status="pending", lease_until=None, lease_owner=None)
     )
+
+
+def expire_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
+    """Ends a lease now: the next reaper sweep takes the chunk back and counts the claim."""
+    session.execute(
+        update(Chunk)
+        .where(Chunk.id == chunk_id, Chunk.status == "running", Chunk.lease_owner == owner)
+        .values(lease_until=now())
+    )
+
+
+def chunk_audio(session: Session, chunk_id: uuid.UUID) -> bytes | None:
+    """A done chunk's dub audio (PCM16 mono 24 kHz), if it has one."""
+    return session.scalar(select(ChunkAudio.pcm).where(ChunkAudio.chunk_id == chunk_id))
 
 
 def finish_chunk(session: Session, chunk_id: uuid.UUID, *, owner: str, **values: object) -> bool:
