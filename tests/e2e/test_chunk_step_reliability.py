@@ -9,6 +9,7 @@ database and a Redis of their own: the shared service's workers never take their
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -28,7 +30,7 @@ from support.library import MediaLibrary
 from support.postgres import fresh_database
 from support.processes import BIN, free_port, running
 from support.redis_server import redis_server
-from support.translate_checks import ledger_kinds
+from support.translate_checks import assert_books_balance, ledger_kinds
 
 MISSING_BUCKET = "ltb-no-such-bucket"
 
@@ -191,27 +193,6 @@ def test_a_payload_upload_to_a_missing_work_bucket_fails_the_job_before_any_requ
 # --- item: shutdowns --------------------------------------------------------------------
 
 
-def wait_for_log(path: Path, text: str, *, timeout_s: float = 60.0) -> None:
-    poll(
-        lambda: path.exists() and text in path.read_text(errors="replace"),
-        timeout_s=timeout_s,
-        what=f"{text!r} in {path.name}",
-    )
-
-
-def test_sigterm_to_the_process_group_of_worker_with_beat_exits_promptly(
-    own_env: ServiceEnv,
-) -> None:
-    """systemd's default KillMode sends SIGTERM to every process of the unit at once."""
-    log = own_env.logs / "worker-chunks-group-term.log"
-    with worker(own_env, "group-term", beat=True) as process:
-        wait_for_log(log, "ready.")
-        wait_for_log(log, "beat: Starting")
-        os.killpg(process.pid, signal.SIGTERM)
-        exited = poll(lambda: process.poll() is not None, timeout_s=30, what="the worker's exit")
-        assert exited
-
-
 def test_sigterm_to_the_process_group_mid_chunk_finishes_the_stream_then_exits(
     api: Service,
     own_env: ServiceEnv,
@@ -278,3 +259,41 @@ def test_a_source_replaced_after_planning_fails_the_job_as_source_changed_unsent
     assert failed["status"] == "failed", failed
     assert failed["error"]["code"] == "source_changed", failed["error"]
     assert own_env.emulator.ledger() == []
+
+
+def pending_usage(env: ServiceEnv, job_id: str) -> bool:
+    return "pending" in usage_outcomes(env, job_id)
+
+
+def test_a_warm_shutdown_past_its_grace_hands_the_chunk_back_at_once(
+    api: Service,
+    own_env: ServiceEnv,
+    own_tenant: tuple[str, str],
+    media: MediaLibrary,
+    emulator_reset: None,
+) -> None:
+    """SIGTERM to the main process alone, as `docker stop` sends it: the stream in flight
+    may run for LTB_WARM_SHUTDOWN_S, then its chunk is pending again (not waiting out its
+    lease), the cut request is booked, the worker exits, and the next worker finishes."""
+    name, key = own_tenant
+    client = api.client(key)
+    source = upload(own_env, name, media.speech_mp3)
+    # A 6 s chunk streams for 18 s: far longer than the grace.
+    own_env.emulator.configure(realtime_factor=3.0)
+    with worker(own_env, "grace", LTB_WARM_SHUTDOWN_S="1") as process:
+        job = client.submit(source_uri=source, target_lang="en", outputs=["text", "wav"])
+        poll(lambda: pending_usage(own_env, job["id"]), timeout_s=60, what="a request in flight")
+        started = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)
+        poll(lambda: process.poll() is not None, timeout_s=15, what="the worker's exit")
+        assert time.monotonic() - started < 15
+    chunks = chunk_rows(own_env, job["id"])
+    assert all(c["status"] == "pending" and c["lease_owner"] is None for c in chunks), chunks
+    assert not pending_usage(own_env, job["id"])
+    own_env.emulator.configure(realtime_factor=0.0)
+    with worker(own_env, "after-grace"):
+        done = client.wait(job["id"], timeout_s=120)
+    assert done["status"] == "succeeded", done
+    manifest_url = next(o["url"] for o in done["outputs"] if o["kind"] == "manifest")
+    manifest = json.loads(httpx.get(manifest_url).content)
+    assert_books_balance(manifest, own_env.emulator.ledger())
