@@ -26,6 +26,7 @@ import pytest
 from ltb.storage import ObjectRef
 
 from e2e_support import Service, ServiceEnv, upload
+from support.flaky_proxy import flaky_proxy
 from support.library import MediaLibrary
 from support.postgres import fresh_database
 from support.processes import BIN, free_port, running
@@ -297,3 +298,49 @@ def test_a_warm_shutdown_past_its_grace_hands_the_chunk_back_at_once(
     manifest_url = next(o["url"] for o in done["outputs"] if o["kind"] == "manifest")
     manifest = json.loads(httpx.get(manifest_url).content)
     assert_books_balance(manifest, own_env.emulator.ledger())
+
+
+# --- item: transient faults are retried in the task ---------------------------------------
+
+
+def test_a_storage_outage_in_a_chunk_is_retried_in_the_task_not_left_to_the_lease(
+    api: Service,
+    own_env: ServiceEnv,
+    own_tenant: tuple[str, str],
+    media: MediaLibrary,
+    emulator_reset: None,
+    tmp_path: Path,
+) -> None:
+    """The chunk's worker must fetch the source while storage drops every connection: it
+    retries in the task with backoff, and no chunk is claimed twice."""
+    name, key = own_tenant
+    client = api.client(key)
+    source = upload(own_env, name, media.speech_mp3)
+    with planner(own_env, "outage"):
+        job = client.submit(source_uri=source, target_lang="en")
+        client.wait(job["id"], check=lambda j: j["stage"] == "translating", timeout_s=60)
+    s3_port = int(own_env.env["LTB_S3_ENDPOINT_URL"].rsplit(":", 1)[1])
+    log = own_env.logs / "worker-chunks-outage.log"
+    with flaky_proxy(s3_port) as proxy:
+        proxy.down.set()
+        with worker(
+            own_env,
+            "outage",
+            LTB_S3_ENDPOINT_URL=proxy.url,
+            LTB_SCRATCH_DIR=str(tmp_path / "scratch"),
+            LTB_TASK_RETRY_BASE_S="0.5",
+            LTB_TASK_RETRY_MAX_S="2",
+            LTB_TASK_RETRY_ATTEMPTS="20",
+        ):
+            # Storage stays down until the fault has reached the chunk step itself.
+            poll(
+                lambda: log.exists() and "failed (storage_error" in log.read_text(errors="replace"),
+                timeout_s=90,
+                what="a storage error retried in the task",
+            )
+            proxy.down.clear()
+            done = client.wait(job["id"], timeout_s=120)
+    assert done["status"] == "succeeded", done
+    chunks = chunk_rows(own_env, job["id"])
+    assert all(c["attempts"] == 1 for c in chunks), chunks
+    assert len(billed(own_env)) == len(chunks)
