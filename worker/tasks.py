@@ -49,8 +49,11 @@ def _task_starting(**_: object) -> None:
 def _worker_shutting_down(**_: object) -> None:
     # Celery runs this in the main process's signal handler; the pool processes (not the
     # embedded beat, which Celery stops itself) start their grace now.
-    shutdown.pass_on_to_pool(
-        [p.pid for p in active_children() if p.pid and "PoolWorker" in (p.name or "")]
+    children = [p for p in active_children() if p.pid]
+    shutdown.pass_on_to_pool([p.pid for p in children if "PoolWorker" in (p.name or "") and p.pid])
+    shutdown.exit_at_the_latest(
+        get_settings().warm_shutdown_s + shutdown.EXIT_MARGIN_S,
+        [p.pid for p in children if p.pid],
     )
 
 

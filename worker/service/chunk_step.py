@@ -172,6 +172,7 @@ def _checkpoint(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> No
             session,
             claimed.chunk_id,
             owner=ctx.owner,
+            or_pending=True,
             status="done",
             result_text=reply.text,
             finish_reason=reply.finish_reason,

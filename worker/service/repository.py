@@ -137,11 +137,25 @@ def chunk_audio(session: Session, chunk_id: uuid.UUID) -> bytes | None:
     return session.scalar(select(ChunkAudio.pcm).where(ChunkAudio.chunk_id == chunk_id))
 
 
-def finish_chunk(session: Session, chunk_id: uuid.UUID, *, owner: str, **values: object) -> bool:
-    """Closes a running chunk this owner still holds; False if its lease was lost."""
+def finish_chunk(
+    session: Session,
+    chunk_id: uuid.UUID,
+    *,
+    owner: str,
+    or_pending: bool = False,
+    **values: object,
+) -> bool:
+    """Closes a running chunk this owner still holds; False if its lease was lost.
+
+    `or_pending` also closes it when its lease was lost but nobody has claimed it since:
+    a reply in hand is worth keeping rather than paying for again.
+    """
+    held = (Chunk.status == "running") & (Chunk.lease_owner == owner)
+    if or_pending:
+        held = held | (Chunk.status == "pending")
     result = session.execute(
         update(Chunk)
-        .where(Chunk.id == chunk_id, Chunk.status == "running", Chunk.lease_owner == owner)
+        .where(Chunk.id == chunk_id, held)
         .values(lease_until=None, finished_at=now(), **values)
         .returning(Chunk.id)
     )

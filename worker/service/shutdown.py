@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 
 log = logging.getLogger("ltb.worker.shutdown")
@@ -104,3 +105,28 @@ def pass_on_to_pool(children: list[int]) -> None:
             pass
         except OSError:
             log.warning("could not pass the SIGTERM on to pool process %d", pid, exc_info=True)
+
+
+# How long the main process waits, beyond the grace, for tasks other than chunks (a plan,
+# a finalize: both safe to run again) before it stops regardless.
+EXIT_MARGIN_S = 30.0
+_watchdog: threading.Timer | None = None
+
+
+def exit_at_the_latest(after_s: float, children: list[int]) -> None:
+    """From the main process, once: a warm shutdown that has not ended `after_s` from now
+    ends the process and its children, so a worker never lingers after its pool is gone."""
+    global _watchdog
+    if _watchdog is not None:
+        return
+
+    def expire() -> None:
+        log.error("the warm shutdown did not end within %.0f s; exiting now", after_s)
+        for pid in children:
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        os._exit(1)
+
+    _watchdog = threading.Timer(after_s, expire)
+    _watchdog.daemon = True
+    _watchdog.start()
