@@ -28,6 +28,7 @@ from ltb.storage import ObjectRef
 from e2e_support import Service, ServiceEnv, upload
 from support.flaky_proxy import flaky_proxy
 from support.library import MediaLibrary
+from support.media import speech_timeline, write_audio
 from support.postgres import fresh_database
 from support.processes import BIN, free_port, running
 from support.redis_server import redis_server
@@ -216,6 +217,8 @@ def test_sigterm_to_the_process_group_mid_chunk_finishes_the_stream_then_exits(
     after = own_env.chunks(job["id"])
     assert all(after[i] == "done" for i in in_flight), (in_flight, after)
     assert "pending" not in usage_outcomes(own_env, job["id"])
+    # Its other chunks must not be taken by the next test's workers.
+    assert client.http.post(f"/v1/jobs/{job['id']}/cancel").status_code == 200
 
 
 # --- item: a chunk is cut only from the bytes that were planned -----------------------------
@@ -249,12 +252,15 @@ def test_a_source_replaced_after_planning_fails_the_job_as_source_changed_unsent
 ) -> None:
     name, key = own_tenant
     client = api.client(key)
-    source = upload(own_env, name, media.speech_mp3, name="talk.mp3")
+    # Bytes no other test uses, so no worker's cache can hold them under their hash.
+    lead_s = 0.5 + int.from_bytes(os.urandom(2), "big") / 1e6
+    planned = write_audio(tmp_path / "planned.wav", speech_timeline([lead_s, "en_0.flac", 0.8]))
+    source = upload(own_env, name, planned, name="talk.wav")
     with planner(own_env, "source-changed"):
         job = client.submit(source_uri=source, target_lang="en")
         client.wait(job["id"], check=lambda j: j["stage"] == "translating", timeout_s=60)
     # Another file under the same key, and a worker whose cache never held the planned one.
-    upload(own_env, name, media.speech_wav, name="talk.mp3")
+    upload(own_env, name, media.speech_wav, name="talk.wav")
     with worker(own_env, "source-changed", LTB_SCRATCH_DIR=str(tmp_path / "scratch")):
         failed = client.wait(job["id"], timeout_s=60)
     assert failed["status"] == "failed", failed
