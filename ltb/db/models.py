@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -233,6 +234,7 @@ class Chunk(Base):
     est_output_audio: Mapped[int] = mapped_column(Integer, default=0)
 
     result_text: Mapped[str | None] = mapped_column(Text, default=None)
+    # Chunks done before the dub moved into chunk_audio point at their object here.
     result_audio_uri: Mapped[str | None] = mapped_column(Text, default=None)
     finish_reason: Mapped[str | None] = mapped_column(String(16), default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -241,6 +243,19 @@ class Chunk(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChunkAudio(Base):
+    """A done chunk's dub: PCM16 mono 24 kHz, stored with the chunk in the transaction
+    that closes it, so no upload stands between a paid reply and the chunk being done."""
+
+    __tablename__ = "chunk_audio"
+
+    chunk_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
+    )
+    pcm: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class UsageRecord(Base):
