@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     broker_url: str = ""
     # The account-wide rate limiter's Redis; empty means the broker's, when that is Redis.
     redis_url: str = ""
-    # A Celery visibility timeout longer than any task's hard limit (DESIGN.md).
+    # A Celery visibility timeout longer than any task's hard limit (docs/architecture.md "Reliability rules").
     task_soft_time_limit_s: int = 1500
     task_time_limit_s: int = 1800
     broker_visibility_timeout_s: int = 3600

@@ -1,4 +1,4 @@
-"""The tables. Every one carries tenant_id from day one (DESIGN.md "Data model")."""
+"""The tables. Every one carries tenant_id from day one (docs/architecture.md "Data model")."""
 
 from __future__ import annotations
 
