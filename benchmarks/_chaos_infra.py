@@ -176,6 +176,11 @@ class WorkerFleet:
         log = self.logs / f"worker-{slot}-{generation}.log"
         return self.stack.enter_context(worker_process(self.env, log))
 
+    def ready_slots(self) -> list[int]:
+        """Workers whose pool has started: a main process with children of its own. One
+        still starting holds nothing, and killing it again and again tests nothing."""
+        return [slot for slot, proc in enumerate(self.procs) if len(group_pids(proc.pid)) > 1]
+
     def kill(self, slot: int, database_url: str) -> Kill:
         """SIGKILL to the whole process group of one worker (no warm shutdown, no acks),
         noting first which chunks its processes hold (chunks.lease_owner is host:pid)."""

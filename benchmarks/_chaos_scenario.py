@@ -33,8 +33,9 @@ RECOVERY_WINDOW_S = 120.0
 
 @dataclass(frozen=True)
 class Timeline:
-    """When each fault strikes, in seconds after the first job is submitted."""
+    """When each fault strikes, in seconds after the first chunk is claimed."""
 
+    max_wait_for_work_s: float  # from the first submission; then the faults start anyway
     window_s: float  # worker kills happen only inside this window
     kill_every_s: float
     redis_at_s: float
@@ -197,9 +198,14 @@ class Chaos:
     probe_log: ProbeLog = field(default_factory=ProbeLog)
     skipped: list[str] = field(default_factory=list)
     kills_not_made: int = 0
+    anchor: float = 0.0  # when the first chunk was claimed: the faults' time zero
 
     def run(self, started: float, deadline: float) -> None:
+        """Waits for the first chunk to be claimed (planning 100 jobs takes a while on a
+        small machine, and a fault that strikes before any chunk runs tests little),
+        then strikes each fault at its time after that moment."""
         t = self.timeline
+        self.anchor = self._first_claim(min(deadline, started + t.max_wait_for_work_s))
         plan: list[tuple[float, str]] = [
             (t.redis_at_s, "redis_down"),
             (t.redis_at_s + t.redis_down_s, "redis_up"),
@@ -221,15 +227,16 @@ class Chaos:
         self._up_at: list[float] = [0.0]
         try:
             while time.time() < deadline:
-                now = time.time() - started
+                now = time.time() - self.anchor
                 due = [item for item in plan if item[0] <= now]
                 plan = [item for item in plan if item[0] > now]
                 for _, action in due:
-                    if action == "kill" and self._pg_is_down:
-                        # The held chunks are read from Postgres: kill once it is back.
-                        plan = sorted([*plan, (now + 1.0, "kill")])
+                    if action == "kill" and not self._kill():
+                        if now < t.window_s + t.kill_every_s:
+                            plan = sorted([*plan, (now + 1.0, "kill")])  # try again shortly
                         continue
-                    getattr(self, f"_{action}")()
+                    if action != "kill":
+                        getattr(self, f"_{action}")()
                 faults_left = any(action != "kill" for _, action in plan)
                 if self.monitor.all_final and not faults_left and not self._probing():
                     break
@@ -238,21 +245,32 @@ class Chaos:
             self._restore()
         self.skipped = [action for _, action in plan]
 
+    def _first_claim(self, until: float) -> float:
+        while time.time() < until and not any(attempts for _, attempts, _ in self.monitor.claims):
+            time.sleep(0.25)
+        return time.time()
+
     def _probing(self) -> bool:
         return any(probe.is_alive() for probe in self._probes)
 
     # --- faults -----------------------------------------------------------------------------
 
-    def _kill(self) -> None:
+    def _kill(self) -> bool:
+        """Kills a random worker among those that are up (their pool started); False
+        when it cannot yet: none is up, or Postgres (which says what it holds) is down."""
         if self.monitor.all_final:
-            return
+            return True
+        ready = self.fleet.ready_slots()
+        if not ready or self._pg_is_down:
+            return False
         try:
-            kill = self.fleet.kill(self.rng.randrange(self.fleet.size), self.database_url)
+            kill = self.fleet.kill(self.rng.choice(ready), self.database_url)
         except psycopg.Error:
             self.kills_not_made += 1  # the held chunks could not be read: no kill
-            return
+            return True
         self.kills.append(kill)
         self.events.append(Event("worker_kill", kill.at, kill.at, frozenset(kill.held)))
+        return True
 
     def _redis_down(self) -> None:
         self._marks["redis"] = time.time()

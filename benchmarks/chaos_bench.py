@@ -2,8 +2,8 @@
 while it works, then its books checked against the provider's.
 
 - 100 jobs (audio and video, a third of them dubbed) through 4 `ltb worker`s;
-- a random worker's process group SIGKILLed every ~20 s (and restarted, as a process
-  manager would) while the jobs run;
+- a random running worker's process group SIGKILLed every ~20 s (and restarted, as a
+  process manager would) while chunks run;
 - Redis killed and restarted once (it keeps nothing), Postgres stopped and started once
   (a private cluster, stopped for a while so the API can be probed), moto's S3 server
   frozen for 20 s (SIGSTOP/SIGCONT: a restarted moto forgets every object);
@@ -60,10 +60,12 @@ class Config:
     audio_s: float = 30.0
     video_s: float = 20.0
     realtime_factor: float = 0.1
-    # From the first submission: faults happen inside `window_s`, and the suite stops
-    # waiting for jobs at `budget_s`.
-    budget_s: float = 840.0
-    window_s: float = 180.0
+    # The suite stops waiting for jobs `budget_s` after the first submission. Faults are
+    # timed from the first chunk claimed (waiting at most `max_wait_for_work_s` for it);
+    # workers are killed inside `window_s` from then.
+    budget_s: float = 900.0
+    max_wait_for_work_s: float = 240.0
+    window_s: float = 120.0
     kill_every_s: float = 20.0
     redis_at_s: float = 30.0
     redis_down_s: float = 3.0
@@ -84,6 +86,7 @@ class Config:
 
     def timeline(self) -> Timeline:
         return Timeline(
+            max_wait_for_work_s=self.max_wait_for_work_s,
             window_s=self.window_s,
             kill_every_s=self.kill_every_s,
             redis_at_s=self.redis_at_s,
