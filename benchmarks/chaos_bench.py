@@ -287,7 +287,8 @@ def _read_rows(database: str, job_ids: list[str]) -> dict[str, list[tuple[Any, .
         return {
             "jobs": rows(
                 "SELECT id::text, status, error_code, extract(epoch FROM created_at)::float8, "
-                "extract(epoch FROM finished_at)::float8 FROM jobs WHERE id = ANY(%s::uuid[])"
+                "extract(epoch FROM finished_at)::float8, coalesce(stage, '') "
+                "FROM jobs WHERE id = ANY(%s::uuid[])"
             ),
             "chunks": rows(
                 "SELECT id::text, job_id::text, idx, status, attempts, "
@@ -316,9 +317,10 @@ def _figures(
     statuses = [status for _, status, *_ in jobs]
     latencies = [
         (finished if finished is not None else ended) - created
-        for _, status, _, created, finished in jobs
+        for _, status, _, created, finished, _ in jobs
     ]
-    unfinished = [job_id for job_id, status, *_ in jobs if status not in FINAL]
+    unfinished = {job_id: f"{status}/{stage}" for job_id, status, *_, stage in jobs}
+    unfinished = {job_id: at for job_id, at in unfinished.items() if not at.startswith(FINAL)}
     records = [_record(row) for row in rows["records"]]
     # Only the requests for the suite's jobs: the probe's estimate-only jobs make none.
     chunk_ids = {(job_id, idx): chunk_id for chunk_id, job_id, idx, *_ in rows["chunks"]}
@@ -351,6 +353,18 @@ def _figures(
             "jobs_by_status": {s: statuses.count(s) for s in sorted(set(statuses))},
             "failed_job_codes": failed_codes,
             "max_job_latency_is_lower_bound": bool(unfinished),
+            # Where each unfinished job stood, and its chunks by status (idx: status/claims).
+            "stuck": {
+                job_id: {
+                    "at": at,
+                    "chunks": {
+                        str(idx): f"{status}/{attempts}"
+                        for _, owner, idx, status, attempts, *_ in rows["chunks"]
+                        if owner == job_id
+                    },
+                }
+                for job_id, at in unfinished.items()
+            },
             "billed_twice": books.billed_twice,
             "recovery": recovered,
             "ledger_requests": len(ledger),
