@@ -7,11 +7,16 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ltb.errors import LtbError, MediaError, RequestRefused
 
 log = logging.getLogger("ltb.api")
+
+# What a client is asked to wait while the database is unreachable.
+DATABASE_RETRY_AFTER_S = 5
 
 
 class ApiError(LtbError):
@@ -73,6 +78,18 @@ def install_error_handlers(app: FastAPI) -> None:
         }.get(exc.status_code, "http_error")
         return JSONResponse(
             _body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    # The database is down or restarting: a client should come back shortly, and a load
+    # balancer should not count it as a bug. The pool reconnects by itself once it is back.
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("the database is unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            _body("database_unavailable", "the database is unavailable; try again shortly"),
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
         )
 
     @app.exception_handler(Exception)
