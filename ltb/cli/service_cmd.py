@@ -119,13 +119,34 @@ def tenants_rotate_secret(name: Annotated[str, typer.Argument(help="Tenant name.
 
 
 @keys.command("create")
-def keys_create(tenant: Annotated[str, typer.Option(help="The tenant's name.")]) -> None:
-    """Create an API key for a tenant and print it, and only it. It is stored hashed."""
+def keys_create(
+    tenant: Annotated[str | None, typer.Option(help="The tenant's name.")] = None,
+    operator: Annotated[
+        bool,
+        typer.Option(
+            "--operator",
+            help="An operator key instead: no tenant; signs in to the console's read-only "
+            "view across tenants; the tenant API refuses it.",
+        ),
+    ] = False,
+) -> None:
+    """Create an API key for a tenant (or an operator key) and print it, and only it.
+    It is stored hashed."""
     from ltb.db.engine import session_factory, unit_of_work
-    from ltb.tenancy import create_key, find_tenant
+    from ltb.errors import RequestRefused
+    from ltb.tenancy import create_key, create_operator_key, find_tenant
 
-    with guarded(), unit_of_work(session_factory()) as session:
-        typer.echo(create_key(session, tenant=find_tenant(session, tenant)))
+    with guarded():
+        if operator == (tenant is not None):
+            raise RequestRefused(
+                "give exactly one of --tenant NAME or --operator", code="invalid_key_request"
+            )
+        with unit_of_work(session_factory()) as session:
+            if tenant is None:
+                key = create_operator_key(session)
+            else:
+                key = create_key(session, tenant=find_tenant(session, tenant))
+        typer.echo(key)
 
 
 @keys.command("list")
