@@ -1,0 +1,193 @@
+"""The web console in-process, on a real Postgres and the folder store: sign-in, the tenant
+checks it shares with the API, CSRF, the operator's view, the cue table and media."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from api.console.auth import COOKIE
+from ltb.settings import Settings
+from ltb.tenancy import create_operator_key
+
+from support.factories import JobFactory, UsageRecordFactory, tenant_with_key
+
+# Cue 2 lasts 8 s: past the 7 s maximum, so it breaks a rule.
+SRT = """1
+00:00:01,000 --> 00:00:03,000
+Hello there.
+
+2
+00:00:04,000 --> 00:00:12,000
+A cue that stays up too long.
+"""
+
+
+def _sign_in(client: TestClient, key: str) -> str:
+    """Signs in; returns the CSRF token the pages carry."""
+    answer = client.post("/console/sign-in", data={"api_key": key}, follow_redirects=True)
+    assert answer.status_code == 200, answer.text
+    found = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', answer.text)
+    assert found, "signed-in pages carry the CSRF token"
+    return found.group(1)
+
+
+def _finished_job(settings: Settings, tenant_id: uuid.UUID, target: str = "en") -> uuid.UUID:
+    job = JobFactory(
+        tenant_id=tenant_id,
+        target_lang=target,
+        status="succeeded",
+        outputs=["text", "srt"],
+        finished_at=datetime.now(UTC),
+        chunks_total=1,
+        chunks_done=1,
+    )
+    folder = settings.storage_root / "ltb-outputs" / "x" / str(job.id)
+    folder.mkdir(parents=True)
+    (folder / "subtitles.srt").write_text(SRT, encoding="utf-8")
+    (folder / "translation.txt").write_text("Hello there.\n", encoding="utf-8")
+    UsageRecordFactory(tenant_id=tenant_id, job_id=job.id)
+    return job.id
+
+
+def test_a_bad_key_does_not_sign_in_and_pages_send_you_to_sign_in(client: TestClient) -> None:
+    refused = client.post("/console/sign-in", data={"api_key": "ltb_nope"})
+    assert refused.status_code == 401
+    assert "not valid" in refused.text
+    assert COOKIE not in client.cookies
+    page = client.get("/console/jobs", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/console/sign-in"
+
+
+def test_the_session_cookie_is_http_only_strict_and_scoped_to_the_console(
+    client: TestClient, db: Session
+) -> None:
+    _, key = tenant_with_key()
+    answer = client.post("/console/sign-in", data={"api_key": key}, follow_redirects=False)
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    # A session cookie: it ends with the browser session.
+    assert "Max-Age" not in cookie and "expires" not in cookie.lower()
+
+
+def test_another_tenant_s_job_is_not_found_as_in_the_api(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    mine, key = tenant_with_key()
+    theirs, _ = tenant_with_key()
+    my_job = _finished_job(settings, mine.id)
+    their_job = _finished_job(settings, theirs.id)
+    _sign_in(client, key)
+
+    listing = client.get("/console/jobs")
+    assert str(my_job) in listing.text and str(their_job) not in listing.text
+    for path in ("", "/outputs/srt", "/source", "/progress"):
+        answer = client.get(f"/console/jobs/{their_job}{path}")
+        assert answer.status_code == 404, path
+        assert 'data-code="not_found"' in answer.text
+    api = client.get(f"/v1/jobs/{their_job}", headers={"Authorization": f"Bearer {key}"})
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
+def test_the_job_page_lists_cues_with_their_rule_violations(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    tenant, key = tenant_with_key()
+    job_id = _finished_job(settings, tenant.id)
+    _sign_in(client, key)
+    page = client.get(f"/console/jobs/{job_id}")
+    assert page.status_code == 200
+    rows = re.findall(r'<tr class="cue( violates)?" data-start="([0-9.]+)"', page.text)
+    assert rows == [("", "1.0"), (" violates", "4.0")]
+    assert "maximum duration" in page.text
+    assert "2 cues, 1 breaking a rule for en" in page.text
+    assert f"/console/jobs/{job_id}/outputs/srt?download=true" in page.text
+
+
+def test_outputs_are_served_with_byte_ranges(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    tenant, key = tenant_with_key()
+    job_id = _finished_job(settings, tenant.id)
+    _sign_in(client, key)
+    whole = client.get(f"/console/jobs/{job_id}/outputs/srt?download=true")
+    assert whole.status_code == 200 and whole.text == SRT
+    assert "attachment" in whole.headers["content-disposition"]
+    part = client.get(f"/console/jobs/{job_id}/outputs/srt", headers={"Range": "bytes=0-1"})
+    assert part.status_code == 206 and part.content == b"1\n"
+    # Kinds the job did not ask for are not there.
+    assert client.get(f"/console/jobs/{job_id}/outputs/wav").status_code == 404
+
+
+def test_posts_without_the_session_s_csrf_token_are_refused(
+    client: TestClient, db: Session
+) -> None:
+    _, key = tenant_with_key()
+    token = _sign_in(client, key)
+    refused = client.post("/console/sign-out", headers={"X-CSRF-Token": "0" * 64})
+    assert refused.status_code == 403 and 'data-code="csrf_failed"' in refused.text
+    assert client.post("/console/sign-out").status_code == 403
+    done = client.post("/console/sign-out", headers={"X-CSRF-Token": token})
+    assert done.status_code == 204
+
+
+def test_an_operator_key_sees_every_tenant_read_only_and_nothing_else(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    first, first_key = tenant_with_key()
+    second, _ = tenant_with_key()
+    job_id = _finished_job(settings, first.id)
+    JobFactory(tenant_id=second.id, status="queued")
+    operator_key = create_operator_key(db)
+
+    # The tenant API never accepts an operator key.
+    assert (
+        client.get("/v1/jobs", headers={"Authorization": f"Bearer {operator_key}"}).status_code
+        == 401
+    )
+
+    answer = client.post("/console/sign-in", data={"api_key": operator_key}, follow_redirects=False)
+    assert answer.headers["location"] == "/console/fleet"
+    fleet = client.get("/console/fleet")
+    assert fleet.status_code == 200
+    for tenant in (first, second):
+        assert f'data-tenant="{tenant.name}"' in fleet.text
+    assert "0.004950 USD" in fleet.text  # the first tenant's usage record
+    # Tenant pages and actions are not the operator's.
+    assert client.get(f"/console/jobs/{job_id}").status_code == 403
+    assert client.get("/console/costs").status_code == 403
+
+    client.cookies.clear()
+    _sign_in(client, first_key)
+    assert client.get("/console/fleet").status_code == 404
+
+
+def test_costs_page_charts_usage_by_target_and_serves_its_csv(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    tenant, key = tenant_with_key()
+    _finished_job(settings, tenant.id, target="en")
+    _finished_job(settings, tenant.id, target="de")
+    _sign_in(client, key)
+    page = client.get("/console/costs?grain=month&stack=target_lang")
+    assert page.status_code == 200
+    data = re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', page.text)
+    assert data is not None
+    assert '"label": "de"' in data.group(1) and '"label": "en"' in data.group(1)
+    csv = client.get("/console/costs.csv?grain=month&stack=target_lang")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"]
+    bad = client.get("/console/costs?stack=colour")
+    assert bad.status_code == 422 and 'data-code="invalid_group_by"' in bad.text
+
+
+def test_static_files_stay_inside_their_folder(client: TestClient, tmp_path: Path) -> None:
+    assert client.get("/console/static/vendor/htmx.min.js").status_code == 200
+    assert client.get("/console/static/../auth.py").status_code == 404
+    assert client.get("/console/static/%2e%2e/auth.py").status_code == 404
