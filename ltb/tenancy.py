@@ -164,6 +164,13 @@ def list_keys(session: Session, *, tenant: Tenant) -> list[ApiKey]:
     )
 
 
+def list_operator_keys(session: Session) -> list[ApiKey]:
+    """The operator keys, revoked ones included, oldest first."""
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.operator.is_(True)).order_by(ApiKey.created_at))
+    )
+
+
 def revoke_key(session: Session, key_id: str) -> ApiKey:
     """Revokes the key with id `key_id`. Revoking a revoked key changes nothing."""
     try:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -112,6 +112,10 @@ async def _posted_key(request: Request) -> str:
 def sign_in(
     request: Request, session: SessionDep, key: Annotated[str, Depends(_posted_key)]
 ) -> Response:
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        # Another site's form must not sign a visitor in under a key of its choosing.
+        raise ApiError(403, "cross_origin_sign_in", "sign in from the console's own page")
     try:
         viewer = resolve(request, session, key)
     except SignInRequired as exc:

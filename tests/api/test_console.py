@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.console.auth import COOKIE
+from ltb.db.models import ApiKey
 from ltb.settings import Settings
-from ltb.tenancy import create_operator_key
+from ltb.tenancy import create_operator_key, revoke_key
 
 from support.factories import JobFactory, UsageRecordFactory, tenant_with_key
 
@@ -125,6 +127,22 @@ def test_outputs_are_served_with_byte_ranges(
     assert client.get(f"/console/jobs/{job_id}/outputs/wav").status_code == 404
 
 
+def test_a_sign_in_posted_from_another_site_is_refused(client: TestClient, db: Session) -> None:
+    _, key = tenant_with_key()
+    refused = client.post(
+        "/console/sign-in", data={"api_key": key}, headers={"Origin": "https://evil.example"}
+    )
+    assert refused.status_code == 403 and 'data-code="cross_origin_sign_in"' in refused.text
+    assert COOKIE not in client.cookies
+    same = client.post(
+        "/console/sign-in",
+        data={"api_key": key},
+        headers={"Origin": "http://testserver"},
+        follow_redirects=False,
+    )
+    assert same.status_code == 303
+
+
 def test_posts_without_the_session_s_csrf_token_are_refused(
     client: TestClient, db: Session
 ) -> None:
@@ -166,6 +184,14 @@ def test_an_operator_key_sees_every_tenant_read_only_and_nothing_else(
     client.cookies.clear()
     _sign_in(client, first_key)
     assert client.get("/console/fleet").status_code == 404
+
+    # A revoked operator key signs in no more, and its session ends with it.
+    client.cookies.clear()
+    _sign_in(client, operator_key)
+    revoke_key(db, str(db.scalars(select(ApiKey).where(ApiKey.operator)).one().id))
+    db.flush()
+    assert client.get("/console/fleet", follow_redirects=False).status_code == 303
+    assert client.post("/console/sign-in", data={"api_key": operator_key}).status_code == 401
 
 
 def test_costs_page_charts_usage_by_target_and_serves_its_csv(
