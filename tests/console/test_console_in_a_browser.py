@@ -123,3 +123,26 @@ def test_the_operator_sees_the_fleet_read_only(page: Page, console: Console) -> 
     page.screenshot(path=ARTIFACTS / "fleet.png", full_page=True)
     page.goto(f"{console.base_url}/console/jobs/{console.jobs()[0]['id']}")
     expect(page.locator("[data-code=operator_read_only]")).to_be_visible()
+
+
+def test_the_job_list_follows_running_jobs_live(page: Page, console: Console) -> None:
+    # Runs last: its job adds a third target language to the books.
+    submitted = console.api.post(
+        "/v1/jobs",
+        json={"source_uri": "s3://media/acme/demo.mp4", "target_lang": "fr", "outputs": ["text"]},
+    )
+    assert submitted.status_code == 202, submitted.text
+    job_id = submitted.json()["id"]
+
+    _sign_in(page, console, console.tenant_key)
+    page.goto(f"{console.base_url}/console/jobs?target=fr")
+    row = page.locator("tr[data-status]")
+    assert row.get_attribute("data-status") in ("queued", "running")
+    page.screenshot(path=ARTIFACTS / "jobs-live.png", full_page=True)
+    # Set once on this page: still there at the end proves the page was never reloaded.
+    page.evaluate("window.stillThisPage = true")
+
+    expect(row).to_have_attribute("data-status", "succeeded", timeout=120_000)
+    expect(row.locator("progress")).to_have_attribute("value", "100.0")
+    assert page.evaluate("window.stillThisPage") is True
+    assert console.job(job_id)["status"] == "succeeded"
