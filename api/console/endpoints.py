@@ -64,14 +64,17 @@ router = APIRouter(prefix=PATH, route_class=ConsoleRoute, include_in_schema=Fals
 
 
 def _error_page(request: Request, status: int, code: str, message: str) -> Response:
-    name = "_error.html" if request.headers.get("HX-Request") else "error.html"
-    # htmx swaps only 2xx answers by default; the fragment says what went wrong in place.
-    return templates.TemplateResponse(
-        request,
-        name,
-        {"status": status, "code": code, "message": message, "viewer": None},
-        status_code=200 if request.headers.get("HX-Request") else status,
-    )
+    page = {"status": status, "code": code, "message": message, "viewer": None}
+    if request.headers.get("HX-Request"):
+        # htmx swaps only 2xx answers; the message goes to the page's message area, and
+        # what the request meant to replace stays as it was.
+        return templates.TemplateResponse(
+            request,
+            "_error.html",
+            page,
+            headers={"HX-Retarget": "#console-message", "HX-Reswap": "innerHTML"},
+        )
+    return templates.TemplateResponse(request, "error.html", page, status_code=status)
 
 
 STATIC = (HERE / "static").resolve()

@@ -217,3 +217,65 @@ def test_static_files_stay_inside_their_folder(client: TestClient, tmp_path: Pat
     assert client.get("/console/static/vendor/htmx.min.js").status_code == 200
     assert client.get("/console/static/../auth.py").status_code == 404
     assert client.get("/console/static/%2e%2e/auth.py").status_code == 404
+
+
+def test_the_batch_page_cancels_through_the_api_s_own_endpoint(
+    client: TestClient, db: Session
+) -> None:
+    tenant, key = tenant_with_key()
+    submitted = client.post(
+        "/v1/batches",
+        json={
+            "sources": [f"s3://media/{tenant.name}/a.mp3", f"s3://media/{tenant.name}/b.mp3"],
+            "target_langs": ["en"],
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert submitted.status_code == 202, submitted.text
+    batch_id = submitted.json()["id"]
+    token = _sign_in(client, key)
+    page = client.get(f"/console/batches/{batch_id}")
+    assert page.status_code == 200 and 'id="cancel-batch"' in page.text
+
+    cancelled = client.post(
+        f"/console/batches/{batch_id}/cancel",
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+    assert cancelled.status_code == 200
+    assert (
+        "Cancelled the batch" in cancelled.text and 'id="batch-status">cancelled' in cancelled.text
+    )
+    batch = client.get(f"/v1/batches/{batch_id}", headers={"Authorization": f"Bearer {key}"})
+    assert batch.json()["status"] == "cancelled"
+    assert batch.json()["counts"]["cancelled"] == 2
+
+    # The API refuses to retry a cancelled batch; its refusal shows in place, with its code.
+    retry = client.post(
+        f"/console/batches/{batch_id}/retry-failed",
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+    assert retry.status_code == 200  # htmx swaps 2xx answers only; the fragment says why
+    assert 'data-code="not_retryable"' in retry.text
+    assert retry.headers["HX-Retarget"] == "#console-message"
+
+
+def test_the_job_list_filters_as_the_api_does(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    tenant, key = tenant_with_key()
+    english = _finished_job(settings, tenant.id, target="en")
+    german = JobFactory(tenant_id=tenant.id, target_lang="de", labels={"customer": "initech"})
+    _sign_in(client, key)
+
+    def listed(query: str) -> set[str]:
+        page = client.get(f"/console/jobs?{query}")
+        assert page.status_code == 200, page.text
+        return set(re.findall(r'href="/console/jobs/([0-9a-f-]{36})"', page.text))
+
+    assert listed("") == {str(english), str(german.id)}
+    assert listed("status=succeeded") == {str(english)}
+    assert listed("target=de") == {str(german.id)}
+    assert listed("label=customer:initech") == {str(german.id)}
+    assert listed("from=2000-01-01&to=2000-01-02") == set()
+    assert 'data-code="invalid_label_filter"' in client.get("/console/jobs?label=nolabel").text
+    assert 'data-code="invalid_date"' in client.get("/console/jobs?from=yesterday").text

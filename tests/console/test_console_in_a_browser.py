@@ -123,13 +123,22 @@ def test_the_operator_sees_the_fleet_read_only(page: Page, console: Console) -> 
     page.screenshot(path=ARTIFACTS / "fleet.png", full_page=True)
     page.goto(f"{console.base_url}/console/jobs/{console.jobs()[0]['id']}")
     expect(page.locator("[data-code=operator_read_only]")).to_be_visible()
+    page.goto(f"{console.base_url}/console/fleet")
+    page.click("text=Sign out")
+    expect(page).to_have_url(f"{console.base_url}/console/sign-in")
+    page.goto(f"{console.base_url}/console/fleet")
+    expect(page).to_have_url(f"{console.base_url}/console/sign-in")
 
 
 def test_the_job_list_follows_running_jobs_live(page: Page, console: Console) -> None:
     # Runs last: its job adds a third target language to the books.
     submitted = console.api.post(
         "/v1/jobs",
-        json={"source_uri": "s3://media/acme/demo.mp4", "target_lang": "fr", "outputs": ["text"]},
+        json={
+            "source_uri": "s3://media/acme/demo.mp4",
+            "target_lang": "fr",
+            "outputs": ["text", "srt"],
+        },
     )
     assert submitted.status_code == 202, submitted.text
     job_id = submitted.json()["id"]
@@ -141,8 +150,14 @@ def test_the_job_list_follows_running_jobs_live(page: Page, console: Console) ->
     page.screenshot(path=ARTIFACTS / "jobs-live.png", full_page=True)
     # Set once on this page: still there at the end proves the page was never reloaded.
     page.evaluate("window.stillThisPage = true")
+    # The job's own page, opened while it runs, reloads itself once it has finished.
+    job_page = page.context.new_page()
+    job_page.goto(f"{console.base_url}/console/jobs/{job_id}")
+    assert job_page.locator("table.cues").count() == 0
 
     expect(row).to_have_attribute("data-status", "succeeded", timeout=120_000)
     expect(row.locator("progress")).to_have_attribute("value", "100.0")
     assert page.evaluate("window.stillThisPage") is True
     assert console.job(job_id)["status"] == "succeeded"
+    expect(job_page.locator("table.cues")).to_be_visible(timeout=15_000)
+    expect(job_page.locator("#job-status")).to_have_text("succeeded")
