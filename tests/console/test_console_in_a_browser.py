@@ -99,6 +99,7 @@ def test_the_batch_page_retries_failed_jobs(page: Page, console: Console) -> Non
 
     page.click("#retry-failed")
     expect(page.locator(".notice")).to_have_text("Queued 2 failed job(s) again.")
+    page.screenshot(path=ARTIFACTS / "batch-retried.png", full_page=True)
 
     # The worker really ran them again: each failed anew, later than before.
     def failed_again() -> bool:
