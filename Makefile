@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest services bench chaos clean
+.PHONY: install demo test lint typecheck pytest services browser bench chaos clean
 
 install: $(STAMP)
 
@@ -31,7 +31,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install services
+# The console's browser tests drive Debian's chromium. Installed with apt-get when this
+# user may (root, or password-less sudo); otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  fi; } >/dev/null || true
+	@command -v chromium >/dev/null 2>&1 || echo "chromium is not installed and could not be installed here: the console's browser tests (tests/console) will be skipped"
+
+pytest: install services browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: install services lint typecheck pytest
