@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Protocol
 
 import numpy as np
@@ -100,16 +101,15 @@ def plan_levelling(
     # until the limiter changes the audio no pass needs to filter it again.
     peaks: list[float] = []
 
-    def measured_segments() -> Iterator[PlacedAudio]:
+    def peaked(index: int) -> PlacedAudio:
         # One read of each segment feeds both the loudness meter and its true peak.
-        for index in range(len(segments)):
-            segment = segments.placed(index)
-            peaks.append(
-                segment_true_peak(samples=segment.samples, context=segments.context(index))
-            )
-            yield segment
+        segment = segments.placed(index)
+        peaks.append(segment_true_peak(samples=segment.samples, context=segments.context(index)))
+        return segment
 
-    mean_squares = _timeline_mean_squares(measured_segments(), total_samples=total_samples)
+    mean_squares = _timeline_mean_squares(
+        map(peaked, range(len(segments))), total_samples=total_samples
+    )
     measured = gated_loudness_lufs(subblock_mean_squares=mean_squares)
     if measured is None:
         return unmeasured
@@ -135,8 +135,8 @@ def plan_levelling(
 
 def levelled_segments(*, segments: PlacedSegments, levelling: Levelling) -> Iterator[PlacedAudio]:
     """The segments with the levelling applied, produced one at a time in timeline order."""
-    for segment, _ in _levelled(segments, levelling):
-        yield segment
+    # map, unlike a loop, holds no reference to the segment before: one is alive at a time.
+    return map(itemgetter(0), _levelled(segments, levelling))
 
 
 def normalise_loudness(
@@ -226,15 +226,15 @@ def _levelled(
         return
     gain = np.float32(10.0 ** (levelling.gain_db / 20.0))
     for index in range(len(segments)):
-        segment = segments.placed(index)
-        gained = segment.samples * gain
         if index not in levelling.limited_segments:
-            yield PlacedAudio(start_sample=segment.start_sample, samples=gained), 0.0
+            # Unnamed, so this generator does not hold it while the next is read.
+            yield segments.gained(index, gain), 0.0
             continue
+        segment = segments.gained(index, gain)
         # The neighbours' edges shape this segment's edge peaks; they get the same gain.
         before, after = segments.context(index)
         limited = limit_true_peak(
-            samples=gained,
+            samples=segment.samples,
             ceiling_dbtp=levelling.ceiling_dbtp,
             before=before * gain,
             after=after * gain,
@@ -269,4 +269,5 @@ def _feed_timeline(
         meter.feed_silence(segment.start_sample - cursor)
         meter.feed(segment.samples)
         cursor = segment.end_sample
+        del segment  # let it go before the next one is read
     meter.feed_silence(max(total_samples - cursor, 0))

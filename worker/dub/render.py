@@ -26,6 +26,9 @@ _DURATION_TOLERANCE_S = 0.005
 # Silence is written from one reused block of zeros, so memory stays flat however long
 # the gaps are.
 _SILENCE_BLOCK_SAMPLES = SAMPLE_RATE_HZ * 10
+# Dub audio is converted to PCM16 and metered in blocks: a minutes-long segment would
+# otherwise take several whole-segment working copies on its way out.
+_WRITE_BLOCK_SAMPLES = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,20 +108,10 @@ def _stretch_into(
     """Stretch each segment into its slot and spill it; the placements in timeline order."""
     placements: list[Placement] = []
     for placement, audio in segments:
-        samples = as_float_samples(samples=audio)
-        audio_s = samples.size / SAMPLE_RATE_HZ
-        if abs(audio_s - placement.natural_duration_s) > _DURATION_TOLERANCE_S:
-            raise ValueError(
-                f"dub {placement.index}: audio lasts {audio_s:.3f} s but was placed as "
-                f"{placement.natural_duration_s:.3f} s"
-            )
-        # Both ends snap to the sample grid the same way, so placements that touch on the
-        # timeline touch in the file, and ones that do not overlap never will.
-        start_sample = round(placement.start_s * SAMPLE_RATE_HZ)
-        length = round(placement.end_s * SAMPLE_RATE_HZ) - start_sample
-        fitted = stretch_to_length(samples=samples, speed=placement.speed, length=length)
-        spill.add(PlacedAudio(start_sample=start_sample, samples=fitted))
+        spill.add(_fitted(placement, audio))
         placements.append(placement)
+        # Let this segment's audio go before the caller produces the next one.
+        del audio
     order = sorted(
         range(len(placements)),
         key=lambda position: (spill.bounds(position)[0], placements[position].index),
@@ -127,6 +120,22 @@ def _stretch_into(
     ordered = tuple(placements[position] for position in order)
     _check_no_overlap(ordered, spill)
     return ordered
+
+
+def _fitted(placement: Placement, audio: npt.NDArray[np.generic]) -> PlacedAudio:
+    samples = as_float_samples(samples=audio)
+    audio_s = samples.size / SAMPLE_RATE_HZ
+    if abs(audio_s - placement.natural_duration_s) > _DURATION_TOLERANCE_S:
+        raise ValueError(
+            f"dub {placement.index}: audio lasts {audio_s:.3f} s but was placed as "
+            f"{placement.natural_duration_s:.3f} s"
+        )
+    # Both ends snap to the sample grid the same way, so placements that touch on the
+    # timeline touch in the file, and ones that do not overlap never will.
+    start_sample = round(placement.start_s * SAMPLE_RATE_HZ)
+    length = round(placement.end_s * SAMPLE_RATE_HZ) - start_sample
+    fitted = stretch_to_length(samples=samples, speed=placement.speed, length=length)
+    return PlacedAudio(start_sample=start_sample, samples=fitted)
 
 
 def _check_no_overlap(placements: Sequence[Placement], spill: SpilledSegments) -> None:
@@ -158,10 +167,13 @@ def _write_timeline(
             for segment in segments:
                 _write_silence(wav, silence, count=segment.start_sample - cursor)
                 peak_meter.feed_silence(segment.start_sample - cursor)
-                if segment.samples.size:
-                    wav.write(to_pcm16(samples=segment.samples))
-                    peak_meter.feed(segment.samples)
+                for start in range(0, segment.samples.size, _WRITE_BLOCK_SAMPLES):
+                    block = segment.samples[start : start + _WRITE_BLOCK_SAMPLES]
+                    wav.write(to_pcm16(samples=block))
+                    peak_meter.feed(block)
                 cursor = segment.end_sample
+                # Let this segment go before the next one is read and levelled.
+                del segment, block
             _write_silence(wav, silence, count=total_samples - cursor)
             peak_meter.feed_silence(total_samples - cursor)
     except BaseException:

@@ -32,6 +32,10 @@ class PlacedSegments(Protocol):
         """Segment `index` with its audio."""
         ...
 
+    def gained(self, index: int, gain: np.float32) -> PlacedAudio:
+        """Segment `index` with its audio multiplied by `gain`."""
+        ...
+
     def context(self, index: int) -> tuple[FloatSamples, FloatSamples]:
         """The timeline just around segment `index`, as guard_context gives it."""
         ...
@@ -52,6 +56,10 @@ class InMemorySegments:
 
     def placed(self, index: int) -> PlacedAudio:
         return self._segments[index]
+
+    def gained(self, index: int, gain: np.float32) -> PlacedAudio:
+        segment = self._segments[index]
+        return PlacedAudio(start_sample=segment.start_sample, samples=segment.samples * gain)
 
     def context(self, index: int) -> tuple[FloatSamples, FloatSamples]:
         return guard_context(segments=self._segments, index=index)
@@ -122,6 +130,12 @@ class SpilledSegments:
         if self._file.readinto(samples.data.cast("B")) != samples.nbytes:
             raise OSError("the dub spill file came back shorter than what was written to it")
         return PlacedAudio(start_sample=start, samples=samples)
+
+    def gained(self, index: int, gain: np.float32) -> PlacedAudio:
+        segment = self.placed(index)
+        # The read is this call's own copy: gain it in place rather than hold two.
+        np.multiply(segment.samples, gain, out=segment.samples)
+        return segment
 
     def context(self, index: int) -> tuple[FloatSamples, FloatSamples]:
         return edge_context(tails=self._tails, heads=self._heads, index=index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 
 import av
@@ -45,11 +46,12 @@ def _atempo(samples: FloatSamples, speed: float) -> FloatSamples:
     graph.link_nodes(source, graph.add("atempo", f"{speed:.9f}"), graph.add("abuffersink"))
     graph.configure()
 
-    padded = np.concatenate([samples, np.zeros(_FLUSH_PAD_SAMPLES, dtype=np.float32)])
     pieces: list[FloatSamples] = []
-    for offset in range(0, padded.size, _FRAME_SAMPLES):
-        block = np.ascontiguousarray(padded[offset : offset + _FRAME_SAMPLES]).reshape(1, -1)
-        frame = AudioFrame.from_ndarray(block, format="flt", layout="mono")
+    # The flush pad goes in as frames of its own: padding a copy of a minutes-long dub
+    # would hold it twice.
+    pad = np.zeros(_FLUSH_PAD_SAMPLES, dtype=np.float32)
+    for offset, block in _frames(samples, pad):
+        frame = AudioFrame.from_ndarray(block.reshape(1, -1), format="flt", layout="mono")
         frame.sample_rate = SAMPLE_RATE_HZ
         frame.time_base = Fraction(1, SAMPLE_RATE_HZ)
         frame.pts = offset
@@ -60,6 +62,20 @@ def _atempo(samples: FloatSamples, speed: float) -> FloatSamples:
     if not pieces:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(pieces).astype(np.float32, copy=False)
+
+
+def _frames(samples: FloatSamples, pad: FloatSamples) -> Iterator[tuple[int, FloatSamples]]:
+    # Frames of _FRAME_SAMPLES over samples then pad, as if they were one array.
+    total = samples.size + pad.size
+    for offset in range(0, total, _FRAME_SAMPLES):
+        stop = min(offset + _FRAME_SAMPLES, total)
+        if stop <= samples.size:
+            block = np.ascontiguousarray(samples[offset:stop])
+        elif offset >= samples.size:
+            block = pad[offset - samples.size : stop - samples.size]
+        else:
+            block = np.concatenate([samples[offset:], pad[: stop - samples.size]])
+        yield offset, block
 
 
 def _drain(graph: Graph, pieces: list[FloatSamples]) -> None:
@@ -77,5 +93,5 @@ def _fit_length(samples: FloatSamples, length: int) -> FloatSamples:
     # The stretch lands within a few ms of the placement; trimming or padding the tail
     # keeps every segment inside its slot so neighbours never overlap.
     if samples.size >= length:
-        return np.array(samples[:length], dtype=np.float32)
+        return samples[:length]  # a view: the caller only reads it
     return np.concatenate([samples, np.zeros(length - samples.size, dtype=np.float32)])
