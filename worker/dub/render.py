@@ -17,7 +17,7 @@ from worker.dub.loudness import levelled_segments, plan_levelling
 from worker.dub.pcm import SAMPLE_RATE_HZ, PlacedAudio, as_float_samples, to_pcm16
 from worker.dub.placement import Placement
 from worker.dub.segments import SpilledSegments
-from worker.dub.stretch import stretch_to_length
+from worker.dub.stretch import stretched_pieces
 from worker.dub.true_peak import TruePeakMeter
 
 # How far a segment's audio may disagree with the duration it was placed with before
@@ -108,7 +108,7 @@ def _stretch_into(
     """Stretch each segment into its slot and spill it; the placements in timeline order."""
     placements: list[Placement] = []
     for placement, audio in segments:
-        spill.add(_fitted(placement, audio))
+        _spill_fitted(spill, placement, audio)
         placements.append(placement)
         # Let this segment's audio go before the caller produces the next one.
         del audio
@@ -122,7 +122,9 @@ def _stretch_into(
     return ordered
 
 
-def _fitted(placement: Placement, audio: npt.NDArray[np.generic]) -> PlacedAudio:
+def _spill_fitted(
+    spill: SpilledSegments, placement: Placement, audio: npt.NDArray[np.generic]
+) -> None:
     samples = as_float_samples(samples=audio)
     audio_s = samples.size / SAMPLE_RATE_HZ
     if abs(audio_s - placement.natural_duration_s) > _DURATION_TOLERANCE_S:
@@ -134,8 +136,11 @@ def _fitted(placement: Placement, audio: npt.NDArray[np.generic]) -> PlacedAudio
     # timeline touch in the file, and ones that do not overlap never will.
     start_sample = round(placement.start_s * SAMPLE_RATE_HZ)
     length = round(placement.end_s * SAMPLE_RATE_HZ) - start_sample
-    fitted = stretch_to_length(samples=samples, speed=placement.speed, length=length)
-    return PlacedAudio(start_sample=start_sample, samples=fitted)
+    # Stretched piece by piece straight into the spill: the stretched dub is never whole.
+    spill.add(
+        start_sample=start_sample,
+        pieces=stretched_pieces(samples=samples, speed=placement.speed, length=length),
+    )
 
 
 def _check_no_overlap(placements: Sequence[Placement], spill: SpilledSegments) -> None:

@@ -8,7 +8,7 @@ dubbed minute as float32, plus copies); spilled, it costs one segment at a time.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -96,18 +96,22 @@ class SpilledSegments:
     def close(self) -> None:
         self._file.close()
 
-    def add(self, segment: PlacedAudio) -> None:
-        """Park a segment after the ones already added."""
-        samples = np.ascontiguousarray(segment.samples, dtype=np.float32)
-        self._file.seek(self._written)
-        self._file.write(samples.data.cast("B"))
-        tail_size = min(GUARD_SAMPLES, samples.size)
-        self._offsets.append(self._written)
-        self._heads.append(PlacedAudio(segment.start_sample, samples[:GUARD_SAMPLES].copy()))
-        self._tails.append(
-            PlacedAudio(segment.end_sample - tail_size, samples[samples.size - tail_size :].copy())
-        )
-        self._written += samples.nbytes
+    def add(self, *, start_sample: int, pieces: Iterable[FloatSamples]) -> None:
+        """Park the segment made of `pieces`, starting at `start_sample`, after the others."""
+        offset = self._written
+        head = tail = np.zeros(0, dtype=np.float32)
+        self._file.seek(offset)
+        for piece in pieces:
+            samples = np.ascontiguousarray(piece, dtype=np.float32)
+            self._file.write(samples.data.cast("B"))
+            self._written += samples.nbytes
+            if head.size < GUARD_SAMPLES:
+                head = np.concatenate([head, samples[: GUARD_SAMPLES - head.size]])
+            tail = np.concatenate([tail, samples[-GUARD_SAMPLES:]])[-GUARD_SAMPLES:]
+        end_sample = start_sample + (self._written - offset) // np.dtype(np.float32).itemsize
+        self._offsets.append(offset)
+        self._heads.append(PlacedAudio(start_sample, head))
+        self._tails.append(PlacedAudio(end_sample - tail.size, tail))
 
     def reorder(self, order: Sequence[int]) -> None:
         """Hand the segments out in `order` (indices as added) from now on."""
