@@ -1,7 +1,7 @@
 """Runs the benchmarks and writes their figures to bench-results.json at the repository root.
 
     python -m benchmarks                 # all of them
-    python -m benchmarks media fleet     # some of them, merged into the existing file
+    python -m benchmarks media memory    # some of them, merged into the existing file
 
 Each module exposes `run() -> dict`; its figures go under its own key, except the
 fleet benchmark's, which are written at the top level as the issue specifies.
@@ -24,6 +24,7 @@ SUITES = {
     "media": "benchmarks.media_bench",
     "translate": "benchmarks.translate_bench",
     "fleet": "benchmarks.fleet_bench",
+    "memory": "benchmarks.memory_bench",
 }
 # Figures these suites produce are written at the top level of the file.
 TOP_LEVEL = {"fleet"}
