@@ -69,7 +69,9 @@ def _chunk_layout(source: Path) -> dict[str, Any]:
     layout_path = WORK / f"{source.stem}.layout.json"
     if layout_path.exists():
         layout: dict[str, Any] = json.loads(layout_path.read_text())
-        return layout
+        stored = Path(layout["store_root"]) / BUCKET
+        if all((stored / c["audio_uri"].split("/", 3)[3]).exists() for c in layout["chunks"]):
+            return layout
     print(f"planning {source.name} and storing its chunks' dubs", flush=True)
     from emulator.config import EmulatorConfig
     from emulator.dub import dub_samples, tone_voice
