@@ -251,17 +251,25 @@ def _render_streaming(layout: dict[str, Any], store: Any, out_dir: Path, setting
 
 def _read_as_the_worker(layout: dict[str, Any], store: Any) -> list[Any]:
     """The chunks as finalize_job gathers them: rows with stored audio, read by its reader."""
+    import uuid
     from types import SimpleNamespace
 
-    from ltb.db.models import Chunk
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from ltb.db.models import Base, Chunk
     from ltb.settings import get_settings
     from worker.service import finalize_step
 
-    # The finalize step's reader needs the context's store and settings only; the rest of
-    # a worker's context (database, broker, provider) plays no part in reading chunk audio.
-    ctx: Any = SimpleNamespace(store=store, settings=get_settings())
+    # The finalize step's reader needs the context's store, settings and a database that
+    # may hold chunk audio (an empty SQLite one: the audio is in the store); the broker and
+    # the provider play no part in reading chunk audio.
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    ctx: Any = SimpleNamespace(store=store, settings=get_settings(), sessions=sessionmaker(engine))
     rows = [
         Chunk(
+            id=uuid.uuid4(),
             idx=c["index"],
             start_s=c["span"][0],
             end_s=c["span"][1],
