@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest services bench clean
+.PHONY: install demo test lint typecheck pytest services bench chaos clean
 
 install: $(STAMP)
 
@@ -36,8 +36,13 @@ pytest: install services
 
 test: install services lint typecheck pytest
 
+# Every suite, chaos included; each writes its figures into bench-results.json.
 bench: install services
 	$(BIN)/python -m benchmarks
+
+# Kills workers and restarts Redis, Postgres and S3 under load: private servers of its own.
+chaos: install
+	$(BIN)/python -m benchmarks chaos
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .ltb demo-out

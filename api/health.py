@@ -1,4 +1,5 @@
-"""/healthz says the process runs; /readyz says it can do its work (database, broker, storage)."""
+"""/healthz says the process runs; /readyz says it can do its work (database, broker, and
+storage: every configured bucket exists and takes writes)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import ContextDep
+from ltb.buckets import check_buckets
+from ltb.errors import LtbError
 
 router = APIRouter(tags=["health"])
 
@@ -32,8 +35,11 @@ def readyz(context: ContextDep) -> JSONResponse:
     except Exception as exc:  # noqa: BLE001
         checks["broker"] = f"error: {type(exc).__name__}"
     try:
-        context.store.check()
+        check_buckets(context.store, context.settings)
         checks["storage"] = "ok"
+    except LtbError as exc:
+        # The code names the bucket's role; the message names the bucket (never credentials).
+        checks["storage"] = f"error: {exc.code}: {exc.message}"
     except Exception as exc:  # noqa: BLE001
         checks["storage"] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())

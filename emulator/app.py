@@ -41,6 +41,7 @@ from emulator.requests import TranslationRequest, parse_body, validate
 from emulator.session import StreamSession
 from emulator.stream import ChunkFactory, EventStreamResponse
 from ltb.errors import MediaError
+from ltb.providers import EMULATOR_HEADER
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
 
@@ -58,6 +59,7 @@ RECONFIGURABLE = frozenset(
         "cut",
         "moderation",
         "seed",
+        "retry_after_s",
         "first_byte_ms",
         "realtime_factor",
         "max_output_tokens",
@@ -190,7 +192,7 @@ async def _serve(request: Request, emulator: Emulator, request_id: str, seen: _S
             "limit_burst_rate",
             "Request rate increased too quickly. To ensure system stability, please adjust "
             "your client logic to scale requests more smoothly over time.",
-            retry_after_s=1,
+            retry_after_s=config.retry_after_s,
         )
     emulator.quota.admit_request(quota_key)
 
@@ -235,7 +237,11 @@ async def _serve(request: Request, emulator: Emulator, request_id: str, seen: _S
         await asyncio.sleep(config.first_byte_ms / 1000)
     return EventStreamResponse(
         events,
-        headers={"x-request-id": request_id, "cache-control": "no-cache"},
+        headers={
+            "x-request-id": request_id,
+            "cache-control": "no-cache",
+            EMULATOR_HEADER: "1",
+        },
         on_close=lambda: session.close("client_disconnected"),
     )
 

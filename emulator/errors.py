@@ -1,7 +1,7 @@
 """The provider's error answers: status, code, type and body, exactly as the SDK sees them.
 
 Body: {"error": {"message", "type", "param", "code"}, "request_id"}, with the same id in the
-`x-request-id` header (DESIGN.md, "Errors"). Types follow what the compatible-mode endpoint
+`x-request-id` header (docs/provider.md, "Errors"). Types follow what the compatible-mode endpoint
 sends: `invalid_request_error` for caller mistakes, the code itself for quota, moderation and
 internal errors.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from ltb.providers import EMULATOR_HEADER
 
 INVALID_PARAMETER = "InvalidParameter"
 
@@ -40,7 +42,7 @@ class ProviderError(Exception):
         }
 
     def headers(self, request_id: str) -> dict[str, str]:
-        headers = {"x-request-id": request_id}
+        headers = {"x-request-id": request_id, EMULATOR_HEADER: "1"}
         if self.retry_after_s is not None:
             headers["retry-after"] = str(self.retry_after_s)
         return headers

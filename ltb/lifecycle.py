@@ -56,6 +56,23 @@ def finish_job(
     return True
 
 
+def reopened() -> dict[str, object]:
+    """A retried job's columns: queued again, with a fresh budget of plan and finalize
+    attempts and its progress clock restarted, so the retry is not failed for the
+    attempts and the silence of the run that failed."""
+    return {
+        "status": "queued",
+        "stage": None,
+        "error_code": None,
+        "error_message": None,
+        "finished_at": None,
+        "plan_attempts": 0,
+        "finalize_attempts": 0,
+        "progress_at": datetime.now(UTC),
+        "heartbeat_at": None,
+    }
+
+
 def reopen_in_batch(session: Session, batch_id: uuid.UUID, jobs: int) -> None:
     """A retried job is unfinished again: the batch counts it again and is open."""
     session.execute(

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SINGAPORE_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     provider_max_attempts: int = Field(default=6, ge=1, le=20)
     provider_backoff_base_s: float = 1.0
     provider_backoff_max_s: float = 60.0
+    # The longest Retry-After a worker waits before retrying, however long the provider asks.
+    provider_retry_after_max_s: float = Field(default=120.0, ge=0)
     # inline: every payload as a data URI; url: always by presigned URL; auto: URL only
     # when the data URI would exceed the provider's 10,485,760-character limit.
     payload_delivery: Literal["auto", "inline", "url"] = "auto"
@@ -76,16 +78,32 @@ class Settings(BaseSettings):
     broker_url: str = ""
     # The account-wide rate limiter's Redis; empty means the broker's, when that is Redis.
     redis_url: str = ""
-    # A Celery visibility timeout longer than any task's hard limit (DESIGN.md).
+    # A Celery visibility timeout longer than any task's hard limit (docs/architecture.md "Reliability rules").
     task_soft_time_limit_s: int = 1500
     task_time_limit_s: int = 1800
     broker_visibility_timeout_s: int = 3600
-    # How long a chunk's claim lasts before the reaper hands it to another worker.
-    chunk_lease_s: int = 600
-    reaper_interval_s: float = 30.0
+    # How long a chunk's claim lasts without renewal before the reaper hands it to another
+    # worker. The holder renews it every third of this while it works, so it can be short:
+    # a killed worker's chunk is taken over within this plus the reaper's interval.
+    chunk_lease_s: int = Field(default=60, ge=3)
+    reaper_interval_s: float = Field(default=30.0, gt=0)
     # Queued work that has not moved for this long, with the queue empty, lost its message.
     reaper_stale_s: float = 60.0
+    # A job that has made no progress for this long while work of its own was runnable,
+    # and the fleet was not busy with other work, is failed as `stuck`.
+    stuck_after_s: float = Field(default=3600.0, gt=0)
+    # How many times a job's plan, and its finalize, may start before the job fails.
+    plan_max_attempts: int = Field(default=5, ge=1, le=100)
+    finalize_max_attempts: int = Field(default=5, ge=1, le=100)
     worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # On SIGTERM, chunks in flight may finish (their streams are paid for) for this long;
+    # then their leases are handed back so another worker takes them over at once.
+    warm_shutdown_s: float = Field(default=60.0, ge=0)
+    # Transient faults inside a task (storage, a dropped database connection) are retried
+    # in the task this many times, with exponential backoff and full jitter.
+    task_retry_attempts: int = Field(default=6, ge=1, le=20)
+    task_retry_base_s: float = Field(default=1.0, gt=0)
+    task_retry_max_s: float = Field(default=30.0, gt=0)
 
     # --- service: object storage ----------------------------------------------------------
     # Empty means AWS; set it for MinIO, Alibaba OSS or a local S3 server.
@@ -94,8 +112,9 @@ class Settings(BaseSettings):
     s3_public_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     output_bucket: str = "ltb-outputs"
-    # Where the service keeps chunk payloads and results: s3://bucket/prefix/
-    work_prefix: str = "s3://ltb-outputs/_work/"
+    # Where the service keeps chunk payloads and results: s3://bucket/prefix/. Empty means
+    # s3://<output_bucket>/_work/, so setting the output bucket alone moves both.
+    work_prefix: str = ""
     presign_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     # Embedded profile: s3://bucket/key is stored as <storage_root>/bucket/key.
     storage_root: Path = Path(".ltb/objects")
@@ -142,6 +161,12 @@ class Settings(BaseSettings):
 
     # --- emulator ---------------------------------------------------------------------------
     emulator_api_key: str | None = None
+
+    @model_validator(mode="after")
+    def _derive_work_prefix(self) -> Settings:
+        if not self.work_prefix:
+            self.work_prefix = f"s3://{self.output_bucket}/_work/"
+        return self
 
     @property
     def provider_key(self) -> str | None:

@@ -30,7 +30,12 @@ import boto3
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    ParamValidationError,
+)
 
 from ltb.errors import LtbError
 from ltb.settings import Settings
@@ -134,7 +139,9 @@ class ListedObject:
 
 class ObjectStore(Protocol):
     def head(self, ref: ObjectRef) -> ObjectInfo: ...
-    def download(self, ref: ObjectRef, dest: Path, *, max_bytes: int) -> str: ...
+    def download(
+        self, ref: ObjectRef, dest: Path, *, max_bytes: int, if_match: str | None = None
+    ) -> str: ...
     def upload_file(
         self, path: Path, ref: ObjectRef, *, content_type: str | None = None
     ) -> None: ...
@@ -159,8 +166,54 @@ def too_large(uri: str, max_bytes: int) -> LtbError:
     return LtbError(f"{uri} is larger than the {max_bytes}-byte limit", code="too_large")
 
 
-def not_found(uri: str) -> LtbError:
-    return LtbError(f"{uri} does not exist", code="source_not_found")
+class StorageError(LtbError):
+    """A storage failure, classified once here so every step treats it alike.
+
+    `transient` failures (throttling, 5xx, timeouts, a connection that broke) may succeed
+    if tried again later; permanent ones (a missing bucket or object, denied access, a
+    bucket in another region, a request the service refuses, missing credentials) never
+    will, so retrying them only delays the job's failure. `reason` is the finer cause
+    (`bucket_missing`, `not_found`, `changed`, `forbidden`, `wrong_region`, `rejected`,
+    `credentials`, `unavailable`), for callers that name the failure in their own terms.
+    """
+
+    def __init__(self, message: str, *, code: str, reason: str, transient: bool) -> None:
+        super().__init__(message, code=code)
+        self.reason = reason
+        self.transient = transient
+
+
+# The codes of transient storage failures; every other storage code is permanent.
+TRANSIENT_CODES = frozenset({"storage_error"})
+
+
+def is_transient(exc: LtbError) -> bool:
+    """Whether `exc` is worth trying again later (a transient storage failure)."""
+    if isinstance(exc, StorageError):
+        return exc.transient
+    return exc.code in TRANSIENT_CODES
+
+
+def not_found(uri: str, *, bucket_missing: bool = False) -> StorageError:
+    return StorageError(
+        f"{uri} does not exist",
+        code="source_not_found",
+        reason="bucket_missing" if bucket_missing else "not_found",
+        transient=False,
+    )
+
+
+def unavailable(message: str) -> StorageError:
+    return StorageError(message, code="storage_error", reason="unavailable", transient=True)
+
+
+def changed(uri: str) -> StorageError:
+    return StorageError(
+        f"{uri} was replaced after the job was planned; submit the job again to translate the new file",
+        code="source_changed",
+        reason="changed",
+        transient=False,
+    )
 
 
 def stream_to_file(
@@ -217,6 +270,63 @@ def _add_content_md5(params: dict[str, Any], **_: Any) -> None:
         params["headers"]["Content-MD5"] = base64.b64encode(md5).decode()
 
 
+# S3 error codes that a later attempt may get past, whatever their HTTP status.
+_TRANSIENT_S3_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequests",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "ServiceUnavailable",
+        "PriorRequestNotComplete",
+        "OperationAborted",
+    }
+)
+_WRONG_REGION_S3_CODES = frozenset(
+    {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
+)
+
+
+def classify_client_error(code: str, status: int | None, *, action: str, uri: str) -> StorageError:
+    """One S3 error response as a StorageError: transient only for throttling, timeouts
+    and 5xx; a 4xx or a redirect (the bucket lives in another region) is permanent."""
+    if code == "NoSuchBucket":
+        return not_found(uri, bucket_missing=True)
+    if status == 404 or code in {"404", "NoSuchKey", "NotFound"}:
+        return not_found(uri)
+    if status == 412 or code == "PreconditionFailed":  # only If-Match is ever sent
+        return changed(uri)
+    if status == 403 or code in {"403", "AccessDenied", "Forbidden"}:
+        return StorageError(
+            f"access to {uri} is denied ({code}); check the credentials and the bucket policy",
+            code="source_forbidden",
+            reason="forbidden",
+            transient=False,
+        )
+    if code in _TRANSIENT_S3_CODES or status == 429 or (status is not None and status >= 500):
+        return unavailable(f"could not {action} {uri}: {code or 'error'} (HTTP {status})")
+    if code in _WRONG_REGION_S3_CODES or status in (301, 307):
+        return StorageError(
+            f"could not {action} {uri}: the bucket is in another region than LTB_S3_REGION "
+            f"or at another endpoint ({code or 'redirect'}, HTTP {status})",
+            code="storage_wrong_region",
+            reason="wrong_region",
+            transient=False,
+        )
+    return StorageError(
+        f"could not {action} {uri}: storage refused the request ({code or 'error'}, HTTP {status})",
+        code="storage_rejected",
+        reason="rejected",
+        transient=False,
+    )
+
+
 class S3Store:
     """Any S3-compatible service through boto3. `endpoint_url=None` means AWS itself."""
 
@@ -263,53 +373,60 @@ class S3Store:
 
     @contextmanager
     def _mapped(self, action: str, uri: str) -> Iterator[None]:
-        """Turns botocore failures into LtbErrors whose messages never carry credentials."""
+        """Turns botocore failures into classified StorageErrors whose messages never
+        carry credentials."""
         try:
             yield
         except S3UploadFailedError as exc:
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, ClientError):
                 raise self._client_error(cause, action, uri) from exc
-            raise LtbError(
-                f"could not {action} {uri}: upload failed", code="storage_error"
-            ) from exc
+            raise unavailable(f"could not {action} {uri}: upload failed") from exc
         except ClientError as exc:
             raise self._client_error(exc, action, uri) from exc
         except NoCredentialsError as exc:
-            raise LtbError(
+            raise StorageError(
                 "no storage credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or another AWS credential source)",
-                code="storage_error",
+                code="storage_credentials_missing",
+                reason="credentials",
+                transient=False,
+            ) from exc
+        except ParamValidationError as exc:
+            raise StorageError(
+                f"could not {action} {uri}: the request is invalid ({type(exc).__name__})",
+                code="storage_rejected",
+                reason="rejected",
+                transient=False,
             ) from exc
         except BotoCoreError as exc:
-            raise LtbError(
-                f"could not {action} {uri} at {self._where}: {type(exc).__name__}",
-                code="storage_error",
+            # Connection failures, timeouts and broken streams: the service may answer later.
+            raise unavailable(
+                f"could not {action} {uri} at {self._where}: {type(exc).__name__}"
             ) from exc
 
-    def _client_error(self, exc: ClientError, action: str, uri: str) -> LtbError:
+    def _client_error(self, exc: ClientError, action: str, uri: str) -> StorageError:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status == 404 or code in {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}:
-            return not_found(uri)
-        if status == 403 or code in {"403", "AccessDenied", "Forbidden"}:
-            return LtbError(
-                f"access to {uri} is denied ({code}); check the credentials and the bucket policy",
-                code="source_forbidden",
-            )
-        return LtbError(
-            f"could not {action} {uri}: {code or 'error'} (HTTP {status})", code="storage_error"
-        )
+        return classify_client_error(code, status, action=action, uri=uri)
 
     def head(self, ref: ObjectRef) -> ObjectInfo:
         with self._mapped("read", ref.uri):
             meta = self._client.head_object(Bucket=ref.bucket, Key=ref.key)
         return ObjectInfo(meta["ContentLength"], _bare(meta.get("ETag")), meta.get("ContentType"))
 
-    def download(self, ref: ObjectRef, dest: Path, *, max_bytes: int) -> str:
+    def download(
+        self, ref: ObjectRef, dest: Path, *, max_bytes: int, if_match: str | None = None
+    ) -> str:
+        """Streams the object to `dest`; with `if_match`, only if its ETag is still that
+        (`source_changed` otherwise), so the bytes are those of the object seen before."""
         if self.head(ref).size > max_bytes:
             raise too_large(ref.uri, max_bytes)
         with self._mapped("download", ref.uri):
-            body = self._client.get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
+            body = (
+                self._client.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{if_match}"')
+                if if_match
+                else self._client.get_object(Bucket=ref.bucket, Key=ref.key)
+            )["Body"]
             try:
                 return stream_to_file(
                     body.iter_chunks(CHUNK_BYTES), dest, max_bytes=max_bytes, source=ref.uri
@@ -386,9 +503,8 @@ class S3Store:
                 batch: DeleteTypeDef = {"Objects": keys, "Quiet": True}
                 failed = self._client.delete_objects(Bucket=prefix.bucket, Delete=batch)
                 if errors := failed.get("Errors", []):
-                    raise LtbError(
-                        f"could not delete {len(errors)} objects under {prefix.uri}; the first, {errors[0].get('Key')}: {errors[0].get('Code')}",
-                        code="storage_error",
+                    raise unavailable(
+                        f"could not delete {len(errors)} objects under {prefix.uri}; the first, {errors[0].get('Key')}: {errors[0].get('Code')}"
                     )
                 deleted += len(keys)
 
@@ -460,7 +576,7 @@ class LocalStore:
             raise _invalid(ref.uri, "an object key cannot end in '/' here")
         path = self._path(ref)
         if not (self.root / ref.bucket).is_dir():
-            raise not_found(f"s3://{ref.bucket}")
+            raise not_found(f"s3://{ref.bucket}", bucket_missing=True)
         self._partial.mkdir(exist_ok=True)
         return path
 
@@ -486,8 +602,13 @@ class LocalStore:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise not_found(ref.uri) from None
 
-    def download(self, ref: ObjectRef, dest: Path, *, max_bytes: int) -> str:
-        if self.head(ref).size > max_bytes:
+    def download(
+        self, ref: ObjectRef, dest: Path, *, max_bytes: int, if_match: str | None = None
+    ) -> str:
+        info = self.head(ref)
+        if if_match and info.etag != if_match:
+            raise changed(ref.uri)
+        if info.size > max_bytes:
             raise too_large(ref.uri, max_bytes)
         with self._open(ref) as source:
             return stream_to_file(_read_chunks(source), dest, max_bytes=max_bytes, source=ref.uri)

@@ -77,6 +77,7 @@ def job_view(
         "batch_id": job.batch_id,
         "callback_url": job.callback_url,
         "warnings": job.warnings,
+        "provider": job.provider,
     }
 
 

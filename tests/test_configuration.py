@@ -40,3 +40,25 @@ def test_env_example_shows_the_defaults(monkeypatch) -> None:
         if match:
             monkeypatch.setenv(match.group(1), match.group(2))
     assert Settings(_env_file=None).model_dump() == defaults
+
+
+def test_the_work_prefix_follows_the_output_bucket_unless_it_is_set(monkeypatch) -> None:
+    for name in ("LTB_WORK_PREFIX", "LTB_OUTPUT_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings(_env_file=None, output_bucket="outputs").work_prefix == "s3://outputs/_work/"
+    monkeypatch.setenv("LTB_OUTPUT_BUCKET", "outputs")
+    monkeypatch.setenv("LTB_WORK_PREFIX", "")  # a copied .env.example leaves it blank
+    assert Settings(_env_file=None).work_prefix == "s3://outputs/_work/"
+    monkeypatch.setenv("LTB_WORK_PREFIX", "s3://scratch/ltb/")
+    assert Settings(_env_file=None).work_prefix == "s3://scratch/ltb/"
+
+
+def test_a_killed_workers_chunk_is_taken_over_within_two_minutes_by_default(monkeypatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("LTB_"):
+            monkeypatch.delenv(name)
+    settings = Settings(_env_file=None)
+    # The lease runs out, then the next reaper sweep hands the chunk out again.
+    assert settings.chunk_lease_s + settings.reaper_interval_s <= 120

@@ -1,7 +1,7 @@
 """probe + speech map: everything the journey needs to know of a source before planning.
 
 Both depend only on the source's bytes, so the service does them once per content hash
-and reuses the result for every target language (DESIGN.md "The journey").
+and reuses the result for every target language (docs/architecture.md "The journey of one job").
 """
 
 from __future__ import annotations
@@ -72,8 +72,14 @@ def media_limits(settings: Settings) -> MediaLimits:
     )
 
 
-def analyse_source(path: Path, *, limits: MediaLimits) -> SourceAnalysis:
-    """Probes `path` and maps its speech in one streaming decode of the soundtrack."""
-    info = probe(path, limits=limits)
-    speech = map_speech(path, audio_start_s=info.audio.start_s, timeout_s=limits.decode_timeout_s)
+def analyse_source(path: Path, *, limits: MediaLimits, name: str | None = None) -> SourceAnalysis:
+    """Probes `path` and maps its speech in one streaming decode of the soundtrack.
+
+    `name` is the source as the user gave it (a path, an s3:// URI); every refusal names
+    it, never the local copy, which the service keeps under its content hash.
+    """
+    info = probe(path, limits=limits, name=name)
+    speech = map_speech(
+        path, audio_start_s=info.audio.start_s, timeout_s=limits.decode_timeout_s, name=name
+    )
     return SourceAnalysis(info=info, speech=speech)

@@ -79,21 +79,28 @@ def extract_chunk(
     video: VideoPayload | None = None,
     inline_required: bool = True,
     timeout_s: float = 600.0,
+    name: str | None = None,
 ) -> ChunkPayload:
-    """Encodes [span) of `source` as a payload in `out_dir`; smaller rungs if it must fit inline."""
+    """Encodes [span) of `source` as a payload in `out_dir`; smaller rungs if it must fit inline.
+    Refusals call the source `name`: as the user gave it (see `open_media`)."""
+    label = name or source.name
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"chunk-{span.start_s:011.3f}-{span.end_s:011.3f}"
     if video is None:
         for bitrate in AUDIO_BITRATE_LADDER:
             path = out_dir / f"{stem}.mp3"
-            _write_audio_payload(source, span, path, bitrate_bps=bitrate, timeout_s=timeout_s)
+            _write_audio_payload(
+                source, span, path, bitrate_bps=bitrate, timeout_s=timeout_s, label=label
+            )
             payload = _measure(path, kind="audio", mime=AUDIO_MIME)
             if payload.fits_inline or not inline_required:
                 return payload
     else:
         for crf in VIDEO_CRF_LADDER:
             path = out_dir / f"{stem}.mp4"
-            _write_video_payload(source, span, path, video=video, crf=crf, timeout_s=timeout_s)
+            _write_video_payload(
+                source, span, path, video=video, crf=crf, timeout_s=timeout_s, label=label
+            )
             payload = _measure(path, kind="video", mime=VIDEO_MIME)
             if payload.fits_inline or not inline_required:
                 return payload
@@ -128,16 +135,23 @@ def _measure(path: Path, *, kind: Literal["audio", "video"], mime: str) -> Chunk
 
 
 def _write_audio_payload(
-    source: Path, span: Span, out: Path, *, bitrate_bps: int, timeout_s: float
+    source: Path, span: Span, out: Path, *, bitrate_bps: int, timeout_s: float, label: str
 ) -> None:
     with av.open(str(out), "w", format="mp3") as container:
         stream = container.add_stream("libmp3lame", rate=AUDIO_RATE_HZ, layout="mono")
         stream.bit_rate = bitrate_bps
-        _encode_pcm(container, stream, _span_pcm(source, span, timeout_s=timeout_s))
+        _encode_pcm(container, stream, _span_pcm(source, span, timeout_s=timeout_s, label=label))
 
 
 def _write_video_payload(
-    source: Path, span: Span, out: Path, *, video: VideoPayload, crf: int, timeout_s: float
+    source: Path,
+    span: Span,
+    out: Path,
+    *,
+    video: VideoPayload,
+    crf: int,
+    timeout_s: float,
+    label: str,
 ) -> None:
     rate = Fraction(video.fps).limit_denominator(1000)
     with av.open(str(out), "w", format="mp4") as container:
@@ -147,7 +161,8 @@ def _write_video_payload(
         vstream.options = {"crf": str(crf), "preset": "veryfast"}
         astream = container.add_stream("aac", rate=AUDIO_RATE_HZ, layout="mono")
         astream.bit_rate = VIDEO_AUDIO_BITRATE_BPS
-        for index, image in enumerate(_sampled_frames(source, span, rate, video.frames, timeout_s)):
+        frames = _sampled_frames(source, span, rate, video.frames, timeout_s, label)
+        for index, image in enumerate(frames):
             frame = image.reformat(width=video.width, height=video.height, format="yuv420p")
             frame.pts = index
             frame.time_base = 1 / rate
@@ -155,7 +170,7 @@ def _write_video_payload(
                 container.mux(packet)
         for packet in vstream.encode():
             container.mux(packet)
-        _encode_pcm(container, astream, _span_pcm(source, span, timeout_s=timeout_s))
+        _encode_pcm(container, astream, _span_pcm(source, span, timeout_s=timeout_s, label=label))
 
 
 def _encode_pcm(
@@ -182,14 +197,14 @@ def _encode_pcm(
         container.mux(packet)
 
 
-def _span_pcm(source: Path, span: Span, *, timeout_s: float) -> Iterator[Pcm16]:
+def _span_pcm(source: Path, span: Span, *, timeout_s: float, label: str) -> Iterator[Pcm16]:
     """The 16 kHz mono samples of [span), trimmed by timestamp; silence if the audio ends early."""
-    deadline = DecodeDeadline(timeout_s, what=f"the audio of {source.name}")
+    deadline = DecodeDeadline(timeout_s, what=f"the audio of {label}")
     resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE_HZ)
     first = round(span.start_s * AUDIO_RATE_HZ)
     wanted = round(span.duration_s * AUDIO_RATE_HZ)
     produced = 0
-    with open_media(source) as container:
+    with open_media(source, name=label) as container:
         stream = container.streams.audio[0]
         clock: int | None = None  # sample index (at 16 kHz) of the next resampled sample
         _seek(container, stream, span.start_s)
@@ -216,14 +231,14 @@ def _span_pcm(source: Path, span: Span, *, timeout_s: float) -> Iterator[Pcm16]:
 
 
 def _sampled_frames(
-    source: Path, span: Span, rate: Fraction, count: int, timeout_s: float
+    source: Path, span: Span, rate: Fraction, count: int, timeout_s: float, label: str
 ) -> Iterator[av.VideoFrame]:
     """One source frame per output tick: the last frame shown at or before each tick."""
-    deadline = DecodeDeadline(timeout_s, what=f"the video of {source.name}")
+    deadline = DecodeDeadline(timeout_s, what=f"the video of {label}")
     ticks = [span.start_s + index / float(rate) for index in range(count)]
     emitted = 0
     previous: av.VideoFrame | None = None
-    with open_media(source) as container:
+    with open_media(source, name=label) as container:
         stream = container.streams.video[0]
         stream.codec_context.thread_type = "AUTO"
         _seek(container, stream, span.start_s)

@@ -44,6 +44,7 @@ def build_manifest(
     estimate: TokenCounts,
     price_table: PriceTable,
     model: str,
+    provider: str | None,
     outcome: str,
     outputs: dict[str, str],
     warnings: Sequence[str] = (),
@@ -51,7 +52,8 @@ def build_manifest(
     dub: DubReport | None = None,
     error: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The manifest as a JSON-ready dict."""
+    """The manifest as a JSON-ready dict. `provider` is who answered the requests
+    ("dashscope" or "emulator"), None when none was answered."""
     by_chunk: dict[int, list[UsageRecord]] = defaultdict(list)
     for record in records:
         by_chunk[record.chunk_index].append(record)
@@ -61,6 +63,7 @@ def build_manifest(
         "manifest_version": MANIFEST_VERSION,
         "created_at": datetime.now(UTC).isoformat(),
         "outcome": outcome,
+        "provider": provider,
         "error": error,
         "job": job,
         "source": {**analysis.info.as_dict(), "timeline_s": round(analysis.duration_s, 3)},

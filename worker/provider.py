@@ -8,15 +8,19 @@ retries live in one place, worker/translate.py, which can do both.
 from __future__ import annotations
 
 import base64
+import email.utils
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletionChunk
 
 from ltb.errors import ProviderError
+from ltb.providers import Provider, served_by
 from ltb.usage import TokenCounts
 
 # 429 and 5xx mean "later"; a 400 means the request itself is wrong and will stay wrong.
@@ -33,7 +37,7 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class TranslationCall:
-    """One chunk's request, as the provider's protocol describes it (DESIGN.md "Request")."""
+    """One chunk's request, as the provider's protocol describes it (docs/provider.md "Request")."""
 
     media: str  # a data URI or a URL the provider can fetch
     kind: str  # "audio" or "video"
@@ -93,11 +97,20 @@ class ProviderClient:
     """A thread-safe client for one provider endpoint and model."""
 
     def __init__(
-        self, *, base_url: str, api_key: str, model: str, timeouts: Timeouts | None = None
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        timeouts: Timeouts | None = None,
+        provider: Provider | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url
         self.timeouts = timeouts or Timeouts()
+        # Who answers at `base_url`: given when known (an emulator started in-process),
+        # otherwise learnt from the first response; None until then.
+        self.provider: Provider | None = provider
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key,
@@ -125,6 +138,7 @@ class ProviderClient:
         received = _Received()
         try:
             stream = self._client.chat.completions.create(model=self.model, **call.body())
+            self.provider = served_by(stream.response.headers)
             received.request_id = stream.response.headers.get("x-request-id")
             if received.request_id and on_request_id:
                 on_request_id(received.request_id)
@@ -132,13 +146,19 @@ class ProviderClient:
                 for chunk in stream:
                     received.take(chunk)
                     if time.monotonic() - started > self.timeouts.total_s:
-                        raise ProviderError(
-                            f"the stream ran past the {self.timeouts.total_s:.0f} s total timeout",
-                            code="provider_timeout",
-                            retryable=True,
-                            request_id=received.request_id,
+                        # What came before the cut-off was billed: it goes with the error.
+                        raise _partial(
+                            ProviderError(
+                                f"the stream ran past the {self.timeouts.total_s:g} s total "
+                                "timeout",
+                                code="provider_timeout",
+                                retryable=True,
+                                request_id=received.request_id,
+                            ),
+                            received,
                         )
         except openai.APIStatusError as exc:
+            self.provider = served_by(exc.response.headers)
             raise _status_error(exc, received) from exc
         except openai.APITimeoutError as exc:
             raise _partial(
@@ -278,10 +298,19 @@ def _body_error(exc: openai.APIError, received: _Received) -> ProviderError:
 
 
 def _retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """Retry-After as seconds from now: a number of seconds or an HTTP date (RFC 9110).
+    How long to honour it is the retry policy's call, which caps it."""
     value = headers.get("retry-after")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None

@@ -99,7 +99,7 @@ def translate_file(
 ) -> RunResult:
     """Translates one local file into the requested outputs under `job.out_dir`."""
     watch = observer or _Silent()
-    analysis = analyse_source(job.source, limits=media_limits(settings))
+    analysis = analyse_source(job.source, limits=media_limits(settings), name=str(job.source))
     options = plan_options(settings, job.request, url_delivery=False)
     source = Source(
         duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video
@@ -140,6 +140,7 @@ def translate_file(
         estimate=plan.estimate,
         price_table=price_table,
         model=client.model,
+        provider=client.provider,
         outcome=outcome,
         outputs={kind: path.name for kind, path in outputs.items()},
         warnings=books.warnings,
@@ -170,11 +171,17 @@ class _ChunkRunner:
             max_attempts=settings.provider_max_attempts,
             base_s=settings.provider_backoff_base_s,
             max_s=settings.provider_backoff_max_s,
+            max_retry_after_s=settings.provider_retry_after_max_s,
         )
 
     def __call__(self, chunk: PlannedChunk) -> ChunkResult:
         payload = extract_chunk(
-            self.job.source, chunk.span, self.payload_dir, video=chunk.video, inline_required=True
+            self.job.source,
+            chunk.span,
+            self.payload_dir,
+            video=chunk.video,
+            inline_required=True,
+            name=str(self.job.source),
         )
         try:
             work = chunk_work(chunk, payload, self.job.request, media=payload.data_uri())

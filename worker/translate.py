@@ -30,11 +30,16 @@ class RetryPolicy:
     max_attempts: int = 6
     base_s: float = 1.0
     max_s: float = 60.0
+    # The longest Retry-After honoured: a provider asking for a day would otherwise hold a
+    # chunk (and its worker) for that long.
+    max_retry_after_s: float = 120.0
 
     def delay_s(self, attempt: int, retry_after_s: float | None, rng: random.Random) -> float:
-        """Exponential backoff with full jitter, never sooner than the provider asked."""
+        """Exponential backoff with full jitter, never sooner than the provider asked
+        (up to `max_retry_after_s`)."""
         ceiling = min(self.max_s, self.base_s * 2 ** (attempt - 1))
-        return max(rng.uniform(0, ceiling), retry_after_s or 0.0)
+        asked = min(retry_after_s or 0.0, self.max_retry_after_s)
+        return max(rng.uniform(0, ceiling), asked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +105,11 @@ def translate_chunk(
         """Completes the attempt's usage record, corrects the limiter, remembers the attempt."""
         duration_s = time.monotonic() - started
         recorder.complete(
-            record_id, **outcome, limiter_wait_s=reservation.waited_s, duration_s=duration_s
+            record_id,
+            **outcome,
+            limiter_wait_s=reservation.waited_s,
+            duration_s=duration_s,
+            provider=client.provider,
         )
         limiter.settle(reservation, outcome["usage"].total)
         attempts.append(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from ltb.providers import Provider
 from ltb.usage import TOKEN_KINDS, TokenCounts
 
 
@@ -67,8 +68,10 @@ class UsageRecorder(Protocol):
         outcome: str,
         limiter_wait_s: float = 0.0,
         duration_s: float | None = None,
+        provider: Provider | None = None,
     ) -> None:
-        """Replaces the estimate with what the provider reported (or the best estimate)."""
+        """Replaces the estimate with what the provider reported (or the best estimate).
+        `provider` says who answered, when anyone did."""
         ...
 
 
@@ -111,6 +114,7 @@ class JsonlUsageLog:
         outcome: str,
         limiter_wait_s: float = 0.0,
         duration_s: float | None = None,
+        provider: Provider | None = None,
     ) -> None:
         self._append(
             {
@@ -122,6 +126,7 @@ class JsonlUsageLog:
                 "outcome": outcome,
                 "limiter_wait_s": limiter_wait_s,
                 "duration_s": duration_s,
+                "provider": provider,
             }
         )
 

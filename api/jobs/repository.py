@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, not_, or_, select, tuple_, u
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Chunk, Job
+from ltb.lifecycle import reopened
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +96,13 @@ def requeue_failed(
     first's row lock, then finds the job no longer failed and leaves it alone, so a
     batch never counts one job back twice. Returns (job id, batch id) of each reopened job.
     """
-    reopened = session.execute(
+    requeued = session.execute(
         update(Job)
         .where(where, Job.status == "failed", not_(over_budget()))
-        .values(status="queued", stage=None, error_code=None, error_message=None, finished_at=None)
+        .values(reopened())
         .returning(Job.id, Job.batch_id)
     ).all()
-    return [(job_id, batch_id) for job_id, batch_id in reopened]
+    return [(job_id, batch_id) for job_id, batch_id in requeued]
 
 
 def reopen_unfinished_chunks(session: Session, *, job_ids: Sequence[uuid.UUID]) -> None:

@@ -151,6 +151,10 @@ class JobView(BaseModel):
     batch_id: uuid.UUID | None
     callback_url: str | None
     warnings: list[str]
+    provider: Literal["dashscope", "emulator"] | None = Field(
+        description="Who answered the job's requests: `emulator` when any request went to "
+        "the built-in emulator (placeholder translations); null until one is answered."
+    )
 
 
 class JobPage(BaseModel):

@@ -76,6 +76,9 @@ def emulator(
             max=1.0,
         ),
     ] = 0.0,
+    retry_after_s: Annotated[
+        int, typer.Option(help="The Retry-After, in seconds, of an injected 429.", min=0)
+    ] = 1,
     stall_s: Annotated[
         float,
         typer.Option(
@@ -133,6 +136,7 @@ def emulator(
             cut=cut,
             moderation=moderation,
             seed=seed,
+            retry_after_s=retry_after_s,
             stall_s=stall_s,
             max_output_tokens=max_output_tokens,
             dub_factor=dub_factor,

@@ -39,7 +39,7 @@ def estimate(
             outputs=parse_list(outputs),
             visual_context=on_off(visual_context, name="--visual-context"),
         )
-        analysis = analyse_source(file, limits=media_limits(settings))
+        analysis = analyse_source(file, limits=media_limits(settings), name=str(file))
         plan = plan_source(analysis, plan_options(settings, request, url_delivery=False))
         table = load_price_book(settings.price_table_file).current()
         report = estimate_report(

@@ -1,5 +1,6 @@
 """Which provider a local command talks to: DashScope when a key is set, otherwise an
-emulator started inside this process (and the user is told so)."""
+emulator started inside this process (and the user is told so). The production profile
+never falls back to the emulator."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ltb.providers import EMULATOR, require_provider_key
 from ltb.settings import Settings
 from worker.provider import ProviderClient, Timeouts
 
@@ -36,6 +38,7 @@ def timeouts(settings: Settings) -> Timeouts:
 
 @contextmanager
 def chosen_provider(settings: Settings) -> Iterator[ChosenProvider]:
+    require_provider_key(settings)
     key = settings.provider_key
     if key:
         client = ProviderClient(
@@ -58,6 +61,7 @@ def chosen_provider(settings: Settings) -> Iterator[ChosenProvider]:
             api_key="local-emulator",
             model=settings.model,
             timeouts=timeouts(settings),
+            provider=EMULATOR,
         )
         try:
             yield ChosenProvider(client, emulated=True)

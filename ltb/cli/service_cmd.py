@@ -195,6 +195,7 @@ def api(
     from ltb.cli.metrics_listener import metrics_listener
 
     settings = get_settings()
+    _check_storage()
     with guarded():
         listener = metrics_listener(
             metrics_host or settings.metrics_host, metrics_port or settings.metrics_port
@@ -223,10 +224,19 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning",
 ) -> None:
     """Run a Celery worker: plans, chunks and finalizes jobs."""
-    from ltb.queue import QUEUES, WEBHOOK_QUEUE
-    from worker.tasks import app as celery_app
+    from ltb.providers import require_provider_key
 
     settings = get_settings()
+    with guarded():
+        require_provider_key(settings)
+    _check_storage()
+
+    from ltb.queue import QUEUES, WEBHOOK_QUEUE
+    from worker.service.cleanup import sweep_scratch
+    from worker.tasks import app as celery_app
+
+    # Leftovers of workers killed on this machine; age-gated, so live siblings keep theirs.
+    sweep_scratch(settings)
     argv = [
         "worker",
         f"--concurrency={concurrency or settings.worker_concurrency}",
@@ -240,6 +250,17 @@ def worker(
         argv += ["--beat", f"--schedule={settings.home / 'beat-schedule'}"]
     settings.home.mkdir(parents=True, exist_ok=True)
     celery_app.worker_main(argv)
+
+
+def _check_storage() -> None:
+    """Refuses to start (exit 2, with a code naming the bucket) when a configured bucket
+    is missing or read-only, rather than failing every job later."""
+    from ltb.buckets import check_buckets
+    from ltb.storage import object_store
+
+    with guarded():
+        settings = get_settings()
+        check_buckets(object_store(settings), settings)
 
 
 @app.command("beat")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ltb.cli.app import app
@@ -192,7 +193,10 @@ def _print_summary(result: RunResult) -> None:
         console.print("[yellow]No speech found: nothing was sent, nothing was billed.[/]")
     elif result.outcome == "failed":
         error = manifest["error"]
-        console.print(f"[bold red]failed[/] {error['code']}: {error['message']}")
+        # Messages and paths are the user's own text: never read as markup.
+        console.print(f"[bold red]failed[/] {escape(error['code'])}: {escape(error['message'])}")
+    if manifest["provider"] == "emulator":
+        console.print("[yellow]Answered by the emulator: the translations are placeholders.[/]")
     done = sum(1 for c in manifest["chunks"] if c["status"] == "done")
     console.print(
         f"[bold]{done} chunks, {totals['requests']} requests[/] "
@@ -209,6 +213,6 @@ def _print_summary(result: RunResult) -> None:
         f"estimated beforehand {manifest['estimate']['cost']['amount']:.4f})"
     )
     for path in [*result.outputs.values(), result.manifest_path]:
-        console.print(f"  {path}")
+        console.print(f"  {escape(str(path))}")
     for warning in manifest["warnings"]:
-        console.print(f"[yellow]warning[/] {warning}")
+        console.print(f"[yellow]warning[/] {escape(warning)}")

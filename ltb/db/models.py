@@ -1,4 +1,4 @@
-"""The tables. Every one carries tenant_id from day one (DESIGN.md "Data model")."""
+"""The tables. Every one carries tenant_id from day one (docs/architecture.md "Data model")."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -173,11 +174,25 @@ class Job(Base):
     currency: Mapped[str | None] = mapped_column(String(8), default=None)
     price_table: Mapped[str | None] = mapped_column(String(64), default=None)
     warnings: Mapped[list[Any]] = mapped_column(default=list)
+    # Who answered its requests: "dashscope" or "emulator" (if any request went to the
+    # emulator); None until a request is answered.
+    provider: Mapped[str | None] = mapped_column(String(16), default=None)
+    # How many times the plan and the finalize started: both are capped, so a step that
+    # dies or keeps meeting transient failures cannot keep a job alive forever.
+    plan_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    finalize_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The job's last movement (a stage entered, a chunk counted, a plan recorded); the
+    # reaper's own touches of updated_at are not progress.
+    progress_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    # The last sign of life of the job's running plan or finalize.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the job's work objects (chunk payloads and dub audio) were removed.
+    work_removed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Chunk(Base):
@@ -219,6 +234,7 @@ class Chunk(Base):
     est_output_audio: Mapped[int] = mapped_column(Integer, default=0)
 
     result_text: Mapped[str | None] = mapped_column(Text, default=None)
+    # Chunks done before the dub moved into chunk_audio point at their object here.
     result_audio_uri: Mapped[str | None] = mapped_column(Text, default=None)
     finish_reason: Mapped[str | None] = mapped_column(String(16), default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -227,6 +243,19 @@ class Chunk(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChunkAudio(Base):
+    """A done chunk's dub: PCM16 mono 24 kHz, stored with the chunk in the transaction
+    that closes it, so no upload stands between a paid reply and the chunk being done."""
+
+    __tablename__ = "chunk_audio"
+
+    chunk_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
+    )
+    pcm: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class UsageRecord(Base):

@@ -26,8 +26,10 @@ class SoundtrackDecode:
     `warnings` says whether the stream ended early on corrupt data.
     """
 
-    def __init__(self, path: Path, *, timeout_s: float = 1800.0) -> None:
+    def __init__(self, path: Path, *, timeout_s: float = 1800.0, name: str | None = None) -> None:
         self._path = path
+        # How messages call the source (see `open_media`).
+        self._name = name or path.name
         self._timeout_s = timeout_s
         self.source_samples = 0
         self.source_rate_hz = 0
@@ -41,13 +43,13 @@ class SoundtrackDecode:
         return self.output_samples / ANALYSIS_RATE_HZ
 
     def __iter__(self) -> Iterator[Pcm16]:
-        deadline = DecodeDeadline(self._timeout_s, what=f"the audio of {self._path.name}")
+        deadline = DecodeDeadline(self._timeout_s, what=f"the audio of {self._name}")
         resampler = av.audio.resampler.AudioResampler(
             format="s16", layout="mono", rate=ANALYSIS_RATE_HZ
         )
-        with open_media(self._path) as container:
+        with open_media(self._path, name=self._name) as container:
             if not container.streams.audio:
-                raise MediaError(f"{self._path.name} has no audio stream", code="no_audio_stream")
+                raise MediaError(f"{self._name} has no audio stream", code="no_audio_stream")
             stream = container.streams.audio[0]
             # Decoders hand out frames of a few hundred samples; resampling and analysing
             # each one alone cost more than the work itself. A FIFO regroups them into
@@ -65,7 +67,7 @@ class SoundtrackDecode:
             except av.error.FFmpegError as exc:
                 if self.source_samples == 0:
                     raise MediaError(
-                        f"the audio of {self._path.name} cannot be decoded ({exc.strerror})",
+                        f"the audio of {self._name} cannot be decoded ({exc.strerror})",
                         code="unsupported_media",
                     ) from exc
                 self.warnings.append(
@@ -77,9 +79,7 @@ class SoundtrackDecode:
                 yield from self._resampled(resampler, rest)
             yield from self._resampled(resampler, None)
         if self.source_samples == 0:
-            raise MediaError(
-                f"the audio stream of {self._path.name} is empty", code="no_audio_stream"
-            )
+            raise MediaError(f"the audio stream of {self._name} is empty", code="no_audio_stream")
 
     def _resampled(
         self, resampler: av.audio.resampler.AudioResampler, frame: av.AudioFrame | None

@@ -15,13 +15,13 @@ import av.stream
 import cv2
 
 from ltb.errors import MediaError
-from ltb.media.containers import open_media
+from ltb.media.containers import open_capture, open_media
 from ltb.tokens import MAX_ASPECT_RATIO
 
 
 @dataclass(frozen=True, slots=True)
 class MediaLimits:
-    """Caps on untrusted media (DESIGN.md "Security rules")."""
+    """Caps on untrusted media (docs/architecture.md "Security rules")."""
 
     max_bytes: int = 8 * 1024**3
     max_duration_s: float = 6 * 3600.0
@@ -68,23 +68,25 @@ class MediaInfo:
         return asdict(self)
 
 
-def probe(path: Path, *, limits: MediaLimits | None = None) -> MediaInfo:
-    """Reads container, streams and duration; refuses media the service cannot use."""
+def probe(path: Path, *, limits: MediaLimits | None = None, name: str | None = None) -> MediaInfo:
+    """Reads container, streams and duration; refuses media the service cannot use.
+    Refusals call the source `name` (see `open_media`)."""
     caps = limits or MediaLimits()
+    label = name or path.name
     size = path.stat().st_size if path.exists() else 0
     if size > caps.max_bytes:
         raise MediaError(
-            f"{path.name} is {size / 1e9:.2f} GB; the limit is {caps.max_bytes / 1e9:.2f} GB "
+            f"{label} is {size / 1e9:.2f} GB; the limit is {caps.max_bytes / 1e9:.2f} GB "
             "(LTB_MAX_SOURCE_BYTES)",
             code="too_large",
         )
-    with open_media(path) as container:
+    with open_media(path, name=label) as container:
         audio_stream = next((s for s in container.streams.audio), None)
         video_stream = next((s for s in container.streams.video if not _is_cover_art(s)), None)
         if audio_stream is None:
             what = "a video with no soundtrack" if video_stream else "a file with no audio"
             raise MediaError(
-                f"{path.name} is {what}; there is no speech to translate",
+                f"{label} is {what}; there is no speech to translate",
                 code="no_audio_stream",
             )
         duration_s = _container_duration_s(container, audio_stream)
@@ -98,11 +100,11 @@ def probe(path: Path, *, limits: MediaLimits | None = None) -> MediaInfo:
         video_codec = video_stream.codec_context.name if video_stream else None
     if duration_s > caps.max_duration_s:
         raise MediaError(
-            f"{path.name} lasts {duration_s / 3600:.2f} h; the limit is "
+            f"{label} lasts {duration_s / 3600:.2f} h; the limit is "
             f"{caps.max_duration_s / 3600:.2f} h (LTB_MAX_DURATION_S)",
             code="too_long",
         )
-    video = _read_video_props(path, video_codec, caps) if video_codec else None
+    video = _read_video_props(path, video_codec, caps, label) if video_codec else None
     return MediaInfo(
         name=path.name,
         size_bytes=size,
@@ -138,35 +140,28 @@ def _container_duration_s(
     return 0.0
 
 
-def _read_video_props(path: Path, codec: str, caps: MediaLimits) -> VideoProps:
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    try:
-        if not capture.isOpened():
-            raise MediaError(
-                f"the video stream of {path.name} cannot be decoded", code="unsupported_media"
-            )
+def _read_video_props(path: Path, codec: str, caps: MediaLimits, label: str) -> VideoProps:
+    with open_capture(path, name=label) as capture:
         width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         fps = float(capture.get(cv2.CAP_PROP_FPS))
         frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        capture.release()
     if width <= 0 or height <= 0 or fps <= 0 or frames <= 0:
         raise MediaError(
-            f"the video stream of {path.name} reports {width}x{height} at {fps:g} fps "
+            f"the video stream of {label} reports {width}x{height} at {fps:g} fps "
             f"with {frames} frames; it cannot be measured",
             code="unsupported_media",
         )
     if width * height > caps.max_pixels:
         raise MediaError(
-            f"{path.name} is {width}x{height}; the limit is {caps.max_pixels:,} pixels per frame "
+            f"{label} is {width}x{height}; the limit is {caps.max_pixels:,} pixels per frame "
             "(LTB_MAX_VIDEO_PIXELS)",
             code="too_large",
         )
     ratio = max(width, height) / min(width, height)
     if ratio > MAX_ASPECT_RATIO:
         raise MediaError(
-            f"{path.name} is {width}x{height}, an aspect ratio of {ratio:.0f}:1; the provider "
+            f"{label} is {width}x{height}, an aspect ratio of {ratio:.0f}:1; the provider "
             f"accepts at most {MAX_ASPECT_RATIO}:1",
             code="aspect_ratio_out_of_range",
         )

@@ -243,9 +243,11 @@ def map_speech(
     audio_start_s: float = 0.0,
     timeout_s: float = 1800.0,
     settings: VadSettings | None = None,
+    name: str | None = None,
 ) -> SpeechMap:
-    """Decodes the soundtrack of `path` in a streaming pass and maps its speech."""
-    decode = SoundtrackDecode(path, timeout_s=timeout_s)
+    """Decodes the soundtrack of `path` in a streaming pass and maps its speech. Refusals
+    call the source `name` (see `open_media`)."""
+    decode = SoundtrackDecode(path, timeout_s=timeout_s, name=name)
     detector = SpeechDetector(settings or VadSettings())
     for block in decode:
         detector.feed(block)

@@ -1,5 +1,5 @@
 """The API in-process on a real Postgres: every test runs inside a transaction that is
-rolled back at the end, so tests never share rows (STYLE.md)."""
+rolled back at the end, so tests never share rows (docs/architecture.md, "How the code reads")."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def db(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    (tmp_path / "objects" / "ltb-outputs").mkdir(parents=True)  # /readyz checks it
     return Settings(
         profile="embedded",
         home=tmp_path / "home",

@@ -217,6 +217,27 @@ def test_callback_urls_embedding_public_ipv4_addresses_are_accepted(
     assert response.status_code == 202, response.text
 
 
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.7/hook", "http://[fd00::7]/hook", "http://[::1]:9/hook"]
+)
+def test_private_callback_urls_are_accepted_when_configuration_allows_them(
+    client: TestClient, settings: Settings, tenant_key, url: str
+) -> None:
+    # In-process with a broker that delivers nothing: a private address is never dialled.
+    client.app.state.context.settings = settings.model_copy(update={"webhook_allow_private": True})
+    tenant, key = tenant_key
+    response = client.post(
+        "/v1/jobs",
+        json={
+            "source_uri": f"s3://media/{tenant.name}/a.mp4",
+            "target_lang": "en",
+            "callback_url": url,
+        },
+        headers=auth(key),
+    )
+    assert response.status_code == 202, response.text
+
+
 def test_too_many_jobs_is_refused(
     client: TestClient, settings: Settings, tenant_key, monkeypatch
 ) -> None:

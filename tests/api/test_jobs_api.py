@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.app import create_app
 from ltb.db.models import Chunk, Job
+from ltb.settings import Settings
 
 from support.factories import JobFactory, tenant_with_key
 
@@ -197,6 +199,27 @@ def test_retry_reopens_only_unfinished_chunks_of_a_failed_job(
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_retryable"
 
 
+def test_a_retried_job_gets_a_fresh_budget_of_plan_and_finalize_attempts(
+    client: TestClient, db: Session, tenant_key
+) -> None:
+    tenant, key = tenant_key
+    job = JobFactory(
+        tenant_id=tenant.id,
+        status="failed",
+        error_code="plan_abandoned",
+        error_message="x",
+        plan_attempts=5,
+        finalize_attempts=2,
+    )
+    db.flush()
+
+    response = client.post(f"/v1/jobs/{job.id}/retry", headers=auth(key))
+
+    assert response.status_code == 202, response.text
+    db.refresh(job)
+    assert (job.status, job.plan_attempts, job.finalize_attempts) == ("queued", 0, 0)
+
+
 def test_listing_filters_and_pages_newest_first(
     client: TestClient, db: Session, tenant_key
 ) -> None:
@@ -311,3 +334,12 @@ def test_a_job_refused_for_its_budget_cannot_be_queued_again(
     db.refresh(job)
     assert job.status == "failed"
     assert db.scalars(select(Chunk.status).where(Chunk.job_id == job.id)).all() == ["cancelled"]
+
+
+def test_readiness_names_a_missing_bucket(settings: Settings) -> None:
+    absent = settings.model_dump() | {"output_bucket": "absent-outputs", "work_prefix": ""}
+    with TestClient(create_app(Settings(_env_file=None, **absent))) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    storage = ready.json()["checks"]["storage"]
+    assert storage.startswith("error: output_bucket_missing") and "s3://absent-outputs" in storage

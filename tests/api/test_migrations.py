@@ -13,7 +13,18 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, MetaData, create_engine, func, insert, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    MetaData,
+    Uuid,
+    bindparam,
+    create_engine,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -342,3 +353,91 @@ def _grants_migrate_in_use(url: str, tmp_path: Path) -> None:
         assert submit(
             source_uri="s3://media/initech/b.mp4", output_prefix="s3://ltb-outputs/initech/x/"
         ) == (202, "")
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_the_provider_column_keeps_existing_jobs(backend: str, tmp_path: Path) -> None:
+    if backend == "sqlite":
+        _keeps_jobs(f"sqlite:///{tmp_path / 'ltb.sqlite3'}")
+        return
+    with fresh_database("provider") as plain:
+        url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
+        downgrade(url, "0002")
+        _keeps_jobs(url)
+
+
+def _keeps_jobs(url: str) -> None:
+    upgrade(url, "0002")
+    tenant, job = uuid.uuid4(), uuid.uuid4()
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO tenants (id, name, allowed_prefixes, created_at, webhook_secret)"
+                    " VALUES (:id, 'acme', :prefixes, :now, 'secret')"
+                ).bindparams(bindparam("id", type_=Uuid())),
+                {"id": tenant, "prefixes": '["s3://media/acme/"]', "now": datetime.now(UTC)},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (id, tenant_id, source_uri, target_lang, outputs,"
+                    " visual_context, output_prefix, estimate_only, labels, status,"
+                    " chunks_total, chunks_done, warnings, created_at, updated_at) VALUES"
+                    " (:id, :tenant, 's3://media/acme/a.mp4', 'en', '[\"text\"]', false,"
+                    " 's3://out/a/', false, '{}', 'succeeded', 1, 1, '[]', :now, :now)"
+                ).bindparams(bindparam("id", type_=Uuid()), bindparam("tenant", type_=Uuid())),
+                {"id": job, "tenant": tenant, "now": datetime.now(UTC)},
+            )
+        upgrade(url, "0005")
+        with engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT status, provider FROM jobs WHERE id = :id").bindparams(
+                    bindparam("id", type_=Uuid())
+                ),
+                {"id": job},
+            ).one()
+        assert tuple(row) == ("succeeded", None)
+        downgrade(url, "0002")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT status FROM jobs")).scalar_one() == "succeeded"
+            assert "provider" not in {c["name"] for c in inspect(connection).get_columns("jobs")}
+    finally:
+        engine.dispose()
+
+
+def test_0006_gives_existing_jobs_zero_attempts_and_their_last_update_as_progress() -> None:
+    with fresh_database("migration_0006") as plain:
+        url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
+        downgrade(url, "0002")
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO tenants (id, name, allowed_prefixes, webhook_secret, created_at) "
+                        "VALUES ('00000000-0000-0000-0000-000000000001', 'acme', '[]', 's', now())"
+                    )
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO jobs (id, tenant_id, source_uri, target_lang, outputs, "
+                        "visual_context, output_prefix, estimate_only, labels, status, stage, "
+                        "chunks_total, chunks_done, warnings, created_at, updated_at) VALUES "
+                        "('00000000-0000-0000-0000-000000000002', "
+                        "'00000000-0000-0000-0000-000000000001', 's3://media/acme/a.mp3', 'en', "
+                        "'[\"text\"]', false, 's3://ltb-outputs/acme/', false, '{}', 'running', "
+                        "'translating', 2, 1, '[]', now(), '2026-11-01T00:00:00Z')"
+                    )
+                )
+            upgrade(url)
+            with engine.connect() as connection:
+                row = connection.execute(
+                    text(
+                        "SELECT plan_attempts, finalize_attempts, progress_at, updated_at FROM jobs"
+                    )
+                ).one()
+        finally:
+            engine.dispose()
+    assert (row.plan_attempts, row.finalize_attempts) == (0, 0)
+    assert row.progress_at == row.updated_at

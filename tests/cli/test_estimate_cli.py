@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,23 @@ def test_bad_files_exit_2_with_only_an_error_object(
     assert status == 2
     assert report == {"error": {"code": code, "message": report["error"]["message"]}}
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("name", ["text_mp4", "silent_video_mp4", "empty_mp4"])
+def test_errors_name_the_file_as_the_user_gave_it(
+    media: MediaLibrary, tmp_path: Path, name: str
+) -> None:
+    (tmp_path / "lib").mkdir()
+    shutil.copyfile(getattr(media, name), tmp_path / "lib" / "broken.mp4")
+    done = subprocess.run(
+        [LTB, "estimate", "lib/broken.mp4", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "lib/broken.mp4" in json.loads(done.stdout)["error"]["message"]
 
 
 def test_too_large_and_too_long_follow_the_configured_caps(

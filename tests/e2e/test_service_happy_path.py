@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from hashlib import sha256
 
 import httpx
 import pytest
@@ -39,6 +40,8 @@ def test_audio_job_succeeds_with_outputs_in_s3_and_books_that_balance(
     manifest = json.loads(httpx.get(kinds["manifest"]["url"]).content)
     assert manifest["outcome"] == "ok"
     assert manifest["job"]["labels"] == {"customer": "acme"}
+    # The workers reach the emulator by URL with a key; its answers still say what it is.
+    assert done["provider"] == manifest["provider"] == "emulator"
     ledger = service_env.emulator.ledger()
     assert_books_balance(manifest, ledger)
     usage = done["usage"]
@@ -118,12 +121,16 @@ def test_a_bad_source_fails_its_job_with_a_code_and_the_worker_carries_on(
 ) -> None:
     name, key = tenant
     client = service.client(key)
-    bad = upload(service_env, name, getattr(media, fixture), name=f"bad-{fixture}.mp4")
+    bad = upload(service_env, name, getattr(media, fixture), name=f"lib/bad-{fixture}.mp4")
     good = upload(service_env, name, media.speech_wav)
     failed = client.wait(client.submit(source_uri=bad, target_lang="en")["id"])
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == code
-    assert failed["error"]["message"]
+    # The message names the source as the job gave it, not the worker's cached copy.
+    assert bad in failed["error"]["message"]
+    assert (
+        sha256(getattr(media, fixture).read_bytes()).hexdigest() not in failed["error"]["message"]
+    )
     assert (
         client.wait(client.submit(source_uri=good, target_lang="en")["id"])["status"] == "succeeded"
     )

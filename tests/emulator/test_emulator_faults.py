@@ -42,6 +42,26 @@ def test_forced_429_is_a_burst_limit(fresh: Emulator, speech_body: dict[str, Any
     assert fresh.entry(body["request_id"])["usage"]["total_tokens"] == 0
 
 
+def test_an_injected_429_asks_for_the_configured_retry_after(
+    fresh: Emulator, speech_body: dict[str, Any]
+) -> None:
+    # Clients must survive a provider asking them to come back tomorrow.
+    fresh.configure(retry_after_s=86_400)
+    try:
+        response = fresh.post(speech_body, headers={"x-emulator-fault": "429"})
+    finally:
+        fresh.configure(retry_after_s=1)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "86400"
+
+
+def test_every_answer_names_the_emulator(fresh: Emulator, speech_body: dict[str, Any]) -> None:
+    refused = fresh.post(speech_body, headers={"x-emulator-fault": "429"})
+    served = fresh.post(speech_body)
+    assert served.status_code == 200
+    assert refused.headers["x-ltb-emulator"] == served.headers["x-ltb-emulator"] == "1"
+
+
 def test_forced_500_is_an_internal_error_the_sdk_retries(
     fresh: Emulator, speech_body: dict[str, Any]
 ) -> None:

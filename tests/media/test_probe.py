@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from ltb.errors import MediaError
-from ltb.media.probe import MediaLimits, probe
+from ltb.media.probe import MediaLimits, _read_video_props, probe
 
 from support.library import MediaLibrary
 
@@ -74,4 +76,31 @@ def test_a_file_that_points_elsewhere_is_not_followed(tmp_path) -> None:
     )
     with pytest.raises(MediaError) as caught:
         probe(playlist)
+    assert caught.value.code == "unsupported_media"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "evil.m3u8",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:30\n#EXTINF:30,\n{target}\n#EXT-X-ENDLIST\n",
+        ),
+        ("evil.ffconcat", "ffconcat version 1.0\nfile {target}\n"),
+        ("evil.mp4", "ffconcat version 1.0\nfile {target}\n"),
+    ],
+    ids=["hls", "concat", "concat-named-mp4"],
+)
+def test_opencv_is_held_to_the_same_demuxers_as_the_decoder(
+    media: MediaLibrary, tmp_path, name: str, text: str
+) -> None:
+    # probe() lets PyAV refuse such playlists first; the video measurement opens the
+    # file again through OpenCV's own ffmpeg, which must refuse them on its own too,
+    # rather than measure (and so bill) another local file the playlist names.
+    target = tmp_path / "target.mp4"
+    shutil.copyfile(media.landscape_mp4, target)
+    playlist = tmp_path / name
+    playlist.write_text(text.format(target=target.name))
+    with pytest.raises(MediaError) as caught:
+        _read_video_props(playlist, "h264", MediaLimits(), playlist.name)
     assert caught.value.code == "unsupported_media"

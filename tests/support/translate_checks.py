@@ -32,7 +32,12 @@ class Run:
 
 
 def translate(
-    emulator: Emulator, source: Path, out: Path, *args: str, env: dict[str, str] | None = None
+    emulator: Emulator,
+    source: Path,
+    out: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 600,
 ) -> Run:
     """Runs `ltb translate` as a user would, pointed at `emulator` as the provider."""
     environment = {
@@ -50,7 +55,7 @@ def translate(
         capture_output=True,
         text=True,
         env=environment,
-        timeout=600,
+        timeout=timeout_s,
     )
     return Run(done.returncode, done.stdout, done.stderr, out)
 
@@ -119,7 +124,7 @@ _SRT_CUE = re.compile(
 
 
 def read_srt_strictly(raw: bytes) -> list[tuple[float, float, list[str]]]:
-    """Parses SRT the strict way DESIGN.md states it, failing on any deviation."""
+    """Parses SRT the strict way docs/architecture.md ("Outputs") states it, failing on any deviation."""
     text = raw.decode("utf-8")
     assert "\r" not in text, "LF line endings only"
     if not text:

@@ -27,6 +27,9 @@ class Delivery:
 
 @dataclass
 class Receiver:
+    # Any address in 127.0.0.0/8 (Linux routes all of it to lo), so two receivers may share
+    # a port on different loopback addresses.
+    host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     # Answer 503 to this many deliveries before accepting any.
     failures_left: int = 0
@@ -41,7 +44,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/ltb"
+        return f"http://{self.host}:{self.port}/hooks/ltb"
 
     def start(self) -> None:
         receiver = self
@@ -64,7 +67,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         if self.tls is not None:
             self.tls.sni_callback = lambda connection, name, context: self.server_names.append(name)
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
@@ -88,9 +91,14 @@ class Receiver:
 
 @contextmanager
 def receiver(
-    *, start: bool = True, failures: int = 0, tls: ssl.SSLContext | None = None
+    *,
+    start: bool = True,
+    failures: int = 0,
+    tls: ssl.SSLContext | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> Iterator[Receiver]:
-    hook = Receiver(failures_left=failures, tls=tls)
+    hook = Receiver(host=host, port=port or free_port(), failures_left=failures, tls=tls)
     if start:
         hook.start()
     try:

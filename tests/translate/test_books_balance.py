@@ -28,6 +28,7 @@ def test_manifest_totals_equal_the_ledger(
     assert run.status == 0, run.stderr
     manifest = run.manifest
     assert manifest["outcome"] == "ok"
+    assert manifest["provider"] == "emulator"
     assert manifest["totals"]["requests"] >= 3
     ledger = emulator.ledger()
     assert_books_balance(manifest, ledger)

@@ -4,6 +4,7 @@ source's timeline, and refusals before anything is spent."""
 from __future__ import annotations
 
 import itertools
+import shutil
 
 import pytest
 import soundfile
@@ -132,3 +133,34 @@ def test_bad_media_exits_2_with_its_code(emulator: Emulator, media: MediaLibrary
     run = translate(emulator, media.text_mp4, tmp_path / "out", "--target", "en")
     assert run.status == 2 and "unsupported_media" in run.stderr
     assert emulator.ledger() == []
+
+
+def test_bad_media_is_named_as_the_user_gave_it(
+    emulator: Emulator, media: MediaLibrary, tmp_path
+) -> None:
+    source = tmp_path / "lib" / "broken.mp4"
+    source.parent.mkdir()
+    shutil.copyfile(media.truncated_mp4, source)
+    # Wide enough that the terminal never folds the path.
+    run = translate(emulator, source, tmp_path / "out", "--target", "en", env={"COLUMNS": "1000"})
+    assert run.status == 2 and "unsupported_media" in run.stderr
+    assert str(source) in run.stderr
+
+
+def test_paths_that_look_like_markup_are_printed_as_they_are(
+    emulator: Emulator, media: MediaLibrary, tmp_path
+) -> None:
+    out = tmp_path / "take [/b] 2"
+    run = translate(
+        emulator,
+        media.speech_wav,
+        out,
+        "--target",
+        "en",
+        "--outputs",
+        "text",
+        env={"COLUMNS": "1000"},
+    )
+    assert run.status == 0, run.stderr
+    assert str(out / "translation.txt") in run.stdout
+    assert "Answered by the emulator" in run.stdout

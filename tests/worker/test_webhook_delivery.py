@@ -40,9 +40,53 @@ from support.tls import certificates_for
 from support.webhook_receiver import endless_body, raw_receiver, receiver, silence, trickle
 
 REBOUND_HOST = "hooks.rebinding.test"
-# What the rebinding resolver answers first: a public address (example.com's), so the
-# check passes. Whatever answers there, it is not the loopback receiver.
-PUBLIC_ADDRESS = "93.184.215.14"
+# Both answers of the rebinding resolver are loopback (Linux routes all of 127.0.0.0/8 to
+# lo), so nothing a test sends leaves the machine: the first plays a public host the check
+# lets through, the second an inside address a second lookup would send the POST to.
+CHECKED_ADDRESS = "127.0.0.1"
+REBOUND_ADDRESS = "127.0.0.2"
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection off this machine, or a lookup the system's resolver would send out,
+    fails the test instead of being made: these tests use made-up names, and a mistake
+    must not send a webhook, or a DNS query, anywhere real."""
+    real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
+            raise AssertionError(f"a connection to {address[0]}, off this machine")
+        real_connect(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and host != "localhost" and not _loopback(host):
+            raise AssertionError(f"a DNS lookup of {host!r}, off this machine")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def _loopback(host: Any) -> bool:
+    try:
+        return ipaddress.ip_address(str(host).split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture
+def checked_address_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The address check takes CHECKED_ADDRESS for a public host, and nothing else changes.
+    The check must run, and pass, for a rebinding to have anything to get round; a real
+    public address cannot stand in, as no test may send to one."""
+    judged = vars(ipaddress.IPv4Address)["is_global"]
+
+    def is_global(address: ipaddress.IPv4Address) -> bool:
+        return str(address) == CHECKED_ADDRESS or bool(judged.fget(address))
+
+    monkeypatch.setattr(ipaddress.IPv4Address, "is_global", property(is_global))
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +161,7 @@ def event_row(sessions: sessionmaker[Session], event_id: uuid.UUID) -> WebhookEv
 @contextlib.contextmanager
 def dns(monkeypatch: pytest.MonkeyPatch, answer: Callable[[int], str]) -> Iterator[list[str]]:
     """The process's resolver, for REBOUND_HOST only: `answer(n)` is the address the n-th
-    lookup gets. Every other name resolves as usual."""
+    lookup gets. Every other name goes on to the resolver replaced (loopback_only's)."""
     real = socket.getaddrinfo
     answers: list[str] = []
 
@@ -133,8 +177,8 @@ def dns(monkeypatch: pytest.MonkeyPatch, answer: Callable[[int], str]) -> Iterat
 
 
 def rebinding(lookup: int) -> str:
-    """DNS rebinding with a zero TTL: a public address first, loopback ever after."""
-    return PUBLIC_ADDRESS if lookup == 0 else "127.0.0.1"
+    """DNS rebinding with a zero TTL: the address checked first, another ever after."""
+    return CHECKED_ADDRESS if lookup == 0 else REBOUND_ADDRESS
 
 
 def backdate(sessions: sessionmaker[Session], event_id: uuid.UUID, seconds: float) -> None:
@@ -163,18 +207,46 @@ def soft_time_limit(after_s: float) -> Iterator[None]:
 
 
 def test_a_rebound_name_is_posted_to_the_address_that_was_checked(
+    make_context: Callable[..., WorkerContext],
+    monkeypatch: pytest.MonkeyPatch,
+    checked_address_is_public: None,
+) -> None:
+    ctx = make_context(webhook_allow_private=False, webhook_timeout_s=5.0)
+    # One receiver on each answer, on the same port: whichever the POST reached says which
+    # lookup it followed.
+    with (
+        receiver(host=CHECKED_ADDRESS) as checked,
+        receiver(host=REBOUND_ADDRESS, port=checked.port) as rebound,
+        dns(monkeypatch, rebinding) as answers,
+    ):
+        url = f"http://{REBOUND_HOST}:{checked.port}/hooks/ltb"
+        event_id = pending_event(ctx.sessions, url)
+        webhook_step.deliver(ctx, event_id)
+        # deliver() returns once a receiver answered, and each records before answering.
+        arrived = {
+            CHECKED_ADDRESS: len(checked.deliveries + checked.refused),
+            REBOUND_ADDRESS: len(rebound.deliveries + rebound.refused),
+        }
+    assert arrived == {CHECKED_ADDRESS: 1, REBOUND_ADDRESS: 0}, "the POST looked the name up again"
+    assert answers == [CHECKED_ADDRESS], "the name was looked up more than once"
+    event = event_row(ctx.sessions, event_id)
+    assert event.status == "delivered" and event.attempts == 1
+
+
+def test_a_name_that_now_resolves_inside_the_network_is_given_up_unsent(
     make_context: Callable[..., WorkerContext], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx = make_context(webhook_allow_private=False, webhook_timeout_s=1.0)
-    with receiver() as loopback, dns(monkeypatch, rebinding) as answers:
+    ctx = make_context(webhook_allow_private=False, webhook_timeout_s=5.0)
+    with receiver() as loopback, dns(monkeypatch, lambda lookup: "127.0.0.1") as answers:
         url = f"http://{REBOUND_HOST}:{loopback.port}/hooks/ltb"
         event_id = pending_event(ctx.sessions, url)
         webhook_step.deliver(ctx, event_id)
         arrived = loopback.deliveries + loopback.refused
-    assert arrived == [], "the POST went to 127.0.0.1, which the check never saw"
-    # One lookup only; whatever the public address answered, the attempt counted.
-    assert answers == [PUBLIC_ADDRESS]
-    assert event_row(ctx.sessions, event_id).attempts == 1
+    assert arrived == [] and answers == ["127.0.0.1"]
+    # Given up at once, unsent: a URL that points inside the network is never retried.
+    event = event_row(ctx.sessions, event_id)
+    assert event.status == "failed" and event.attempts == 1
+    assert event.last_error and "callback_url" in event.last_error
 
 
 def test_the_pinned_connection_keeps_the_name_in_the_host_header(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import session_factory
 from ltb.pricing import PriceBook, load_price_book
+from ltb.providers import EMULATOR, require_provider_key
 from ltb.queue import DELIVER_WEBHOOK, make_celery
 from ltb.settings import Settings, get_settings
 from ltb.storage import ObjectStore, object_store
@@ -78,6 +79,7 @@ def _build(settings: Settings) -> WorkerContext:
             max_attempts=settings.provider_max_attempts,
             base_s=settings.provider_backoff_base_s,
             max_s=settings.provider_backoff_max_s,
+            max_retry_after_s=settings.provider_retry_after_max_s,
         ),
         owner=f"{socket.gethostname()}:{os.getpid()}",
     )
@@ -89,13 +91,24 @@ def _provider_client(settings: Settings) -> ProviderClient:
         first_byte_s=settings.provider_first_byte_timeout_s,
         total_s=settings.provider_total_timeout_s,
     )
+    # A worker started some other way than `ltb worker` must not fall back either.
+    require_provider_key(settings)
     key = settings.provider_key
-    base_url = settings.provider_base_url
-    if not key:
-        # The embedded profile with no key: the emulator, in this process (DESIGN.md "Profiles").
-        from emulator.config import EmulatorConfig
-        from emulator.server import serve_in_thread
+    if key:
+        return ProviderClient(
+            base_url=settings.provider_base_url,
+            api_key=key,
+            model=settings.model,
+            timeouts=timeouts,
+        )
+    # The embedded profile with no key: the emulator, in this process.
+    from emulator.config import EmulatorConfig
+    from emulator.server import serve_in_thread
 
-        base_url = _resources.enter_context(serve_in_thread(EmulatorConfig()))
-        key = "local-emulator"
-    return ProviderClient(base_url=base_url, api_key=key, model=settings.model, timeouts=timeouts)
+    return ProviderClient(
+        base_url=_resources.enter_context(serve_in_thread(EmulatorConfig())),
+        api_key="local-emulator",
+        model=settings.model,
+        timeouts=timeouts,
+        provider=EMULATOR,
+    )

@@ -1,6 +1,12 @@
 """finalize a job: assemble its outputs from the chunk checkpoints, publish them under
-its output prefix with the manifest, and mark it succeeded. Output keys are fixed by the
-job, so finalizing twice writes the same files."""
+its output prefix with the manifest, mark it succeeded, and remove its work objects.
+Output keys are fixed by the job, so finalizing twice writes the same files.
+
+Each start counts towards LTB_FINALIZE_MAX_ATTEMPTS, and a heartbeat marks the job alive
+while it runs: a finalize that dies is taken back by the reaper after a silence, and one
+that keeps dying (OOM, native crash) ends as `finalize_abandoned`. A permanent storage
+error fails the job at once; a missing output bucket as `output_bucket_missing`.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,27 @@ import logging
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import update
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
-from ltb.storage import ObjectRef
+from ltb.storage import ObjectRef, StorageError, is_transient
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from worker.analysis import SourceAnalysis
 from worker.assemble import DubSettings, TranslatedChunk, assemble_outputs
 from worker.manifest import ChunkReport, build_manifest
 from worker.service import repository as repo
+from worker.service.cleanup import remove_work
 from worker.service.context import WorkerContext
-from worker.service.plan_step import TRANSIENT
+from worker.service.heartbeat import JobHeartbeat
 
 log = logging.getLogger("ltb.worker.finalize")
 
@@ -37,8 +48,16 @@ CONTENT_TYPES = {
 
 
 def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
+    limit = ctx.settings.finalize_max_attempts
     with unit_of_work(ctx.sessions) as session:
-        if not repo.begin_finalizing(session, job_id):
+        attempt = repo.begin_finalizing(session, job_id)
+        if attempt is None:
+            return
+        if attempt > limit:
+            error = abandoned(limit)
+            repo.fail_job(
+                session, job_id, code=error.code, message=error.message, deliver=ctx.deliver_webhook
+            )
             return
         job = session.get_one(Job, job_id)
         analysis = repo.cached_analysis(session, job.tenant_id, job.source_sha256 or "")
@@ -47,11 +66,14 @@ def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     try:
         if analysis is None:
             raise LtbError("the source analysis is missing from the cache", code="internal_error")
-        manifest = _publish(ctx, job, analysis, chunks, records)
+        with JobHeartbeat(ctx, job_id):
+            manifest = _publish(ctx, job, analysis, chunks, records)
     except LtbError as exc:
-        if exc.code in TRANSIENT:
+        if is_transient(exc) and attempt < limit:
             _hand_back(ctx, job_id)
             raise
+        if is_transient(exc):
+            exc = LtbError(f"{exc.message} (gave up after {attempt} attempts)", code=exc.code)
         _fail(ctx, job_id, exc)
         return
     except Exception as exc:
@@ -70,6 +92,15 @@ def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         row.warnings = manifest["warnings"]
         finish_job(session, row, status="succeeded", deliver=ctx.deliver_webhook)
     log.info("job %s succeeded", job_id)
+    remove_work(ctx, job_id)
+
+
+def abandoned(limit: int) -> LtbError:
+    return LtbError(
+        f"finalizing started {limit} times without finishing (the worker died, or storage "
+        "kept failing); see the worker log",
+        code="finalize_abandoned",
+    )
 
 
 def _fail(ctx: WorkerContext, job_id: uuid.UUID, error: LtbError) -> None:
@@ -82,7 +113,8 @@ def _fail(ctx: WorkerContext, job_id: uuid.UUID, error: LtbError) -> None:
 def _hand_back(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     """Lets the reaper finalize the job again soon, after a transient failure."""
     with unit_of_work(ctx.sessions) as session:
-        repo.set_stage(session, job_id, "translating")
+        # Not progress: the stuck clock keeps running while a finalize fails.
+        session.execute(update(Job).where(Job.id == job_id).values(stage="translating"))
 
 
 def _publish(
@@ -110,11 +142,12 @@ def _publish(
         with unit_of_work(ctx.sessions) as session:
             repo.set_stage(session, job.id, "publishing")
         for kind, path in paths.items():
-            ctx.store.upload_file(
-                path,
-                ObjectRef.parse(job.output_prefix + path.name),
-                content_type=CONTENT_TYPES[kind],
-            )
+            with _output_bucket(job.output_prefix):
+                ctx.store.upload_file(
+                    path,
+                    ObjectRef.parse(job.output_prefix + path.name),
+                    content_type=CONTENT_TYPES[kind],
+                )
         table = ctx.prices.by_id(job.price_table) if job.price_table else ctx.prices.current()
         manifest = build_manifest(
             job=_parameters(job),
@@ -127,20 +160,38 @@ def _publish(
             ),
             price_table=table,
             model=ctx.client.model,
+            provider=job.provider,
             outcome="no_speech" if no_speech else "ok",
             outputs={kind: path.name for kind, path in paths.items()},
             warnings=warnings,
             subtitles=subtitles,
             dub=dub,
         )
-        ctx.store.put_bytes(
-            ObjectRef.parse(job.output_prefix + "manifest.json"),
-            (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode(),
-            content_type="application/json",
-        )
+        with _output_bucket(job.output_prefix):
+            ctx.store.put_bytes(
+                ObjectRef.parse(job.output_prefix + "manifest.json"),
+                (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode(),
+                content_type="application/json",
+            )
         return manifest
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def _output_bucket(output_prefix: str) -> Iterator[None]:
+    """Names a missing output bucket as such: it is a setting to fix, not a missing source."""
+    try:
+        yield
+    except StorageError as exc:
+        if exc.reason != "bucket_missing":
+            raise
+        bucket = ObjectRef.parse(output_prefix).bucket
+        raise LtbError(
+            f"the output bucket s3://{bucket} does not exist; create it or change "
+            "LTB_OUTPUT_BUCKET (or the job's output_prefix)",
+            code="output_bucket_missing",
+        ) from exc
 
 
 def _scratch(ctx: WorkerContext) -> Path:
@@ -149,8 +200,9 @@ def _scratch(ctx: WorkerContext) -> Path:
 
 
 def _translated(ctx: WorkerContext, chunk: Chunk) -> TranslatedChunk:
-    pcm = b""
-    if chunk.result_audio_uri:
+    with ctx.sessions() as session:
+        pcm = repo.chunk_audio(session, chunk.id) or b""
+    if not pcm and chunk.result_audio_uri:  # a chunk done before the dub moved into the database
         pcm = ctx.store.get_bytes(ObjectRef.parse(chunk.result_audio_uri), max_bytes=2**31)
     return TranslatedChunk(
         index=chunk.idx,

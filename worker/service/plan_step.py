@@ -2,7 +2,12 @@
 
 Idempotent: a job already planned only has its unfinished chunks queued again, so a
 duplicated or retried plan message costs nothing. Each phase commits on its own, so the
-API shows the stage a job is in while the long work runs outside any transaction.
+API shows the stage a job is in while the long work runs outside any transaction, and a
+heartbeat marks the job alive meanwhile, so an idle fleet does not send the plan again.
+
+Each start counts towards LTB_PLAN_MAX_ATTEMPTS: a permanent storage error fails the job
+at once, a transient one is retried (the reaper sends the plan again) until the attempts
+are used up, and a plan that keeps dying (OOM, native crash) ends as `plan_abandoned`.
 """
 
 from __future__ import annotations
@@ -12,25 +17,29 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
+from ltb.storage import TRANSIENT_CODES, is_transient
 from worker.analysis import SourceAnalysis, analyse_source, media_limits
 from worker.estimate import TranslationRequest, plan_options
 from worker.plan import ChunkPlan, Source, plan_chunks
 from worker.service import repository as repo
 from worker.service.context import WorkerContext
 from worker.service.fetch import SourceCache
+from worker.service.heartbeat import JobHeartbeat
 from worker.service.locks import source_lock
 
 log = logging.getLogger("ltb.worker.plan")
 
 # Errors that say "try again later" rather than "this job cannot be done".
-TRANSIENT = frozenset({"storage_error"})
+TRANSIENT = TRANSIENT_CODES
+# The stages of a job that is not planned yet.
+PLAN_STAGES = ("fetching", "probing", "planning")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,20 +100,28 @@ def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         already_planned = (
             session.scalar(select(Chunk.id).where(Chunk.job_id == job_id).limit(1)) is not None
         )
+        attempt = 0 if already_planned else repo.begin_planning(session, job_id)
     if already_planned:
         requeue_unfinished(ctx, job_id)
         return
+    limit = ctx.settings.plan_max_attempts
+    if attempt > limit:
+        _fail(ctx, job_id, abandoned(limit))
+        return
     try:
-        analysis = _analyse(ctx, facts)
-        _stage(ctx, job_id, "planning")
-        source = Source(
-            duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video
-        )
-        options = plan_options(ctx.settings, facts.request, url_delivery=url_delivery(ctx))
-        plan = plan_chunks(source, options)
+        with JobHeartbeat(ctx, job_id):
+            analysis = _analyse(ctx, facts)
+            _stage(ctx, job_id, "planning")
+            source = Source(
+                duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video
+            )
+            options = plan_options(ctx.settings, facts.request, url_delivery=url_delivery(ctx))
+            plan = plan_chunks(source, options)
     except LtbError as exc:
-        if exc.code in TRANSIENT:
+        if is_transient(exc) and attempt < limit:
             raise  # the reaper sends the plan again once storage answers
+        if is_transient(exc):
+            exc = LtbError(f"{exc.message} (gave up after {attempt} attempts)", code=exc.code)
         _fail(ctx, job_id, exc)
         return
     except Exception as exc:
@@ -137,7 +154,7 @@ def _analyse(ctx: WorkerContext, facts: JobFacts) -> SourceAnalysis:
             return cached  # another target of the same source analysed it while we waited
         path, sha = cache.local(tenant_id=facts.tenant_id, uri=facts.source_uri)
         _stage(ctx, facts.id, "probing")
-        analysis = analyse_source(path, limits=media_limits(ctx.settings))
+        analysis = analyse_source(path, limits=media_limits(ctx.settings), name=facts.source_uri)
         with unit_of_work(ctx.sessions) as session:
             repo.cache_analysis(session, facts.tenant_id, sha, analysis)
             session.get_one(Job, facts.id).source_sha256 = sha
@@ -197,6 +214,7 @@ def _record_plan(
             )
             return []
         job.stage = "translating"
+        job.progress_at = repo.now()
         session.flush()
         if plan.no_speech:
             return [(FINALIZE_JOB, job.id)]
@@ -214,13 +232,25 @@ def _budget_refusal(job: Job, input_tokens: int, cost: Decimal) -> str | None:
     return None
 
 
+def abandoned(limit: int) -> LtbError:
+    return LtbError(
+        f"planning started {limit} times without finishing (the worker died, or storage "
+        "kept failing); see the worker log",
+        code="plan_abandoned",
+    )
+
+
 def requeue_unfinished(ctx: WorkerContext, job_id: uuid.UUID) -> None:
-    """Queues a planned job's pending chunks, or its finalize if every chunk is done."""
+    """Queues a planned job's pending chunks, or its finalize if every chunk is done.
+
+    A job a finalize holds (assembling, publishing) keeps its stage: the finalize owns it,
+    and the reaper takes it back if that finalize dies."""
     with unit_of_work(ctx.sessions) as session:
         job = session.get_one(Job, job_id)
-        if job.status != "running":
+        if job.status != "running" or job.stage in ("assembling", "publishing"):
             return
-        job.stage = "translating"
+        if job.stage != "translating":
+            job.stage = "translating"  # a twin plan left a planning stage behind
         pending = repo.pending_chunk_ids(session, job_id)
         all_done = job.chunks_done >= job.chunks_total and not pending
     if all_done:
@@ -230,8 +260,13 @@ def requeue_unfinished(ctx: WorkerContext, job_id: uuid.UUID) -> None:
 
 
 def _stage(ctx: WorkerContext, job_id: uuid.UUID, stage: str) -> None:
+    """Enters a planning stage, unless a twin of this plan already took the job further."""
     with unit_of_work(ctx.sessions) as session:
-        repo.set_stage(session, job_id, stage)
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, or_(Job.stage.is_(None), Job.stage.in_(PLAN_STAGES)))
+            .values(stage=stage, progress_at=repo.now())
+        )
 
 
 def _fail(ctx: WorkerContext, job_id: uuid.UUID, error: LtbError) -> None:

@@ -1,17 +1,21 @@
 """Usage records in Postgres: each begun and completed in its own committed transaction,
-so the row exists before the provider is called and survives whatever happens next."""
+so the row exists before the provider is called and survives whatever happens next.
+
+Completing a record also notes on its job who answered: a job any of whose requests the
+emulator answered says "emulator", whatever answered the others."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import UsageRecord
+from ltb.db.models import Job, UsageRecord
 from ltb.pricing import PriceTable
+from ltb.providers import EMULATOR, Provider
 from ltb.usage import TokenCounts
 
 
@@ -71,6 +75,7 @@ class DbUsageRecorder:
         outcome: str,
         limiter_wait_s: float = 0.0,
         duration_s: float | None = None,
+        provider: Provider | None = None,
     ) -> None:
         cost = self.price_table.cost(self.model, usage)
         with unit_of_work(self.sessions) as session:
@@ -90,3 +95,15 @@ class DbUsageRecorder:
                     **usage.as_dict(),
                 )
             )
+            if provider is not None:
+                # Only a change is written: the job row is shared by all its chunks.
+                unset_or_other = (
+                    or_(Job.provider.is_(None), Job.provider != EMULATOR)
+                    if provider == EMULATOR
+                    else Job.provider.is_(None)
+                )
+                session.execute(
+                    update(Job)
+                    .where(Job.id == self.job_id, unset_or_other)
+                    .values(provider=provider)
+                )

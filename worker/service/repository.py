@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Chunk, Job, SourceAnalysisCache, UsageRecord
+from ltb.db.models import Chunk, ChunkAudio, Job, SourceAnalysisCache, UsageRecord
 from ltb.lifecycle import Deliver, finish_job
 from ltb.pricing import PriceTable
 from ltb.timeline import Span
@@ -35,7 +35,20 @@ def job(session: Session, job_id: uuid.UUID) -> Job | None:
 
 
 def set_stage(session: Session, job_id: uuid.UUID, stage: str) -> None:
-    session.execute(update(Job).where(Job.id == job_id).values(stage=stage))
+    """Enters a stage; entering one is progress."""
+    moment = now()
+    session.execute(update(Job).where(Job.id == job_id).values(stage=stage, progress_at=moment))
+
+
+def heartbeat(session: Session, job_id: uuid.UUID) -> None:
+    """The job's plan or finalize is alive: a sign of life, not progress. It also moves
+    updated_at, so the reaper does not re-send a plan that is still running."""
+    moment = now()
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(heartbeat_at=moment, updated_at=moment)
+    )
 
 
 def fail_job(
@@ -52,14 +65,16 @@ def count_chunk_done(session: Session, job_id: uuid.UUID) -> tuple[int, int]:
     row = session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(chunks_done=Job.chunks_done + 1)
+        .values(chunks_done=Job.chunks_done + 1, progress_at=now())
         .returning(Job.chunks_done, Job.chunks_total)
     ).one()
     return int(row[0]), int(row[1])
 
 
-def begin_finalizing(session: Session, job_id: uuid.UUID) -> bool:
-    """Takes the job into assembly once; a second finalize for the same job gets False."""
+def begin_finalizing(session: Session, job_id: uuid.UUID) -> int | None:
+    """Takes the job into assembly once and counts the attempt; returns the attempt's
+    number, or None when the job is not running or another finalize holds it."""
+    moment = now()
     result = session.execute(
         update(Job)
         .where(
@@ -67,10 +82,27 @@ def begin_finalizing(session: Session, job_id: uuid.UUID) -> bool:
             Job.status == "running",
             func.coalesce(Job.stage, "").notin_(("assembling", "publishing")),
         )
-        .values(stage="assembling")
-        .returning(Job.id)
+        .values(
+            stage="assembling",
+            finalize_attempts=Job.finalize_attempts + 1,
+            progress_at=moment,
+            heartbeat_at=moment,
+        )
+        .returning(Job.finalize_attempts)
+    ).first()
+    return None if result is None else int(result[0])
+
+
+def begin_planning(session: Session, job_id: uuid.UUID) -> int:
+    """Counts a start of the job's plan (fetch, probe, plan); returns its number."""
+    return int(
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(plan_attempts=Job.plan_attempts + 1, heartbeat_at=now())
+            .returning(Job.plan_attempts)
+        ).scalar_one()
     )
-    return result.first() is not None
 
 
 # --- chunks -----------------------------------------------------------------------------
@@ -123,11 +155,39 @@ def release_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
     )
 
 
-def finish_chunk(session: Session, chunk_id: uuid.UUID, *, owner: str, **values: object) -> bool:
-    """Closes a running chunk this owner still holds; False if its lease was lost."""
-    result = session.execute(
+def expire_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
+    """Ends a lease now: the next reaper sweep takes the chunk back and counts the claim."""
+    session.execute(
         update(Chunk)
         .where(Chunk.id == chunk_id, Chunk.status == "running", Chunk.lease_owner == owner)
+        .values(lease_until=now())
+    )
+
+
+def chunk_audio(session: Session, chunk_id: uuid.UUID) -> bytes | None:
+    """A done chunk's dub audio (PCM16 mono 24 kHz), if it has one."""
+    return session.scalar(select(ChunkAudio.pcm).where(ChunkAudio.chunk_id == chunk_id))
+
+
+def finish_chunk(
+    session: Session,
+    chunk_id: uuid.UUID,
+    *,
+    owner: str,
+    or_pending: bool = False,
+    **values: object,
+) -> bool:
+    """Closes a running chunk this owner still holds; False if its lease was lost.
+
+    `or_pending` also closes it when its lease was lost but nobody has claimed it since:
+    a reply in hand is worth keeping rather than paying for again.
+    """
+    held = (Chunk.status == "running") & (Chunk.lease_owner == owner)
+    if or_pending:
+        held = held | (Chunk.status == "pending")
+    result = session.execute(
+        update(Chunk)
+        .where(Chunk.id == chunk_id, held)
         .values(lease_until=None, finished_at=now(), **values)
         .returning(Chunk.id)
     )
