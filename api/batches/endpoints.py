@@ -27,7 +27,6 @@ def submit_batch(
     batch, replayed = service.submit(
         uow, context, tenant=tenant, body=body, idempotency_key=idempotency_key
     )
-    uow.commit()
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return service.view(uow.session, batch)
@@ -43,7 +42,6 @@ def get_batch(batch_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> Ba
 def cancel_batch(batch_id: uuid.UUID, tenant: TenantDep, uow: UnitOfWorkDep) -> BatchView:
     """Cancels every job not yet finished; chunks in flight finish and are recorded."""
     batch = service.cancel(uow, tenant=tenant, batch_id=batch_id)
-    uow.commit()
     return service.view(uow.session, batch)
 
 
@@ -51,5 +49,4 @@ def cancel_batch(batch_id: uuid.UUID, tenant: TenantDep, uow: UnitOfWorkDep) -> 
 def retry_failed(batch_id: uuid.UUID, tenant: TenantDep, uow: UnitOfWorkDep) -> BatchView:
     """Queues the failed jobs again; chunks they finished are never requested again."""
     batch, _ = service.retry_failed(uow, tenant=tenant, batch_id=batch_id)
-    uow.commit()
     return service.view(uow.session, batch)

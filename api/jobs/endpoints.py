@@ -30,7 +30,6 @@ def submit_job(
     job, replayed = service.submit(
         uow, context, tenant=tenant, body=body, idempotency_key=idempotency_key
     )
-    uow.commit()
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return service.view(uow.session, context, job, just_created=not replayed)
@@ -84,7 +83,6 @@ def cancel_job(
 ) -> JobView:
     """No new chunk starts; chunks in flight finish and are recorded; the job ends cancelled."""
     job = service.cancel(uow, tenant=tenant, job_id=job_id)
-    uow.commit()
     return service.view(uow.session, context, job)
 
 
@@ -94,5 +92,4 @@ def retry_job(
 ) -> JobView:
     """Redo a failed job's unfinished chunks; finished chunks are never requested again."""
     job = service.retry(uow, tenant=tenant, job_id=job_id)
-    uow.commit()
     return service.view(uow.session, context, job)

@@ -1,5 +1,5 @@
-"""The rules of submitting and steering jobs. Functions here never commit: the endpoint
-does, then enqueues."""
+"""The rules of submitting and steering jobs. Functions here never commit: the request's
+transaction does, then sends what they queued."""
 
 from __future__ import annotations
 
