@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest services bench clean
+.PHONY: install demo test lint typecheck pytest services bench openapi clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ pytest: install services
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: install services lint typecheck pytest
+
+# The published API contract; a test fails when the app's document differs from it.
+openapi: install
+	$(BIN)/python -m api.openapi_doc
 
 bench: install services
 	$(BIN)/python -m benchmarks
