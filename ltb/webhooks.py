@@ -116,7 +116,8 @@ def _addresses(host: str, port: int, resolver: Resolver) -> list[Address]:
         pass
     try:
         addresses = resolver(host, port)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
+        # UnicodeError: a host name IDNA cannot encode, which no DNS answer can name.
         raise RequestRefused(
             f"callback_url host {host!r} does not resolve", code="invalid_callback_url"
         ) from exc
