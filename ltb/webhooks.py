@@ -68,7 +68,12 @@ def check_callback_url(url: str, *, allow_private: bool) -> str:
 
 def resolve_callback(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> Target:
     """Checks `url`, resolves its host once and refuses it if any address is not public."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # brackets around something that is no IPv6 address
+        raise RequestRefused(
+            "callback_url is not a valid URL", code="invalid_callback_url"
+        ) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RequestRefused(
             "callback_url must be an http(s) URL with a host", code="invalid_callback_url"

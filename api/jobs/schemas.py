@@ -120,7 +120,8 @@ _SEGMENT = (
 )
 S3_OBJECT_PATTERN = rf"^s3://{_BUCKET}/{_SEGMENT}(?:/{_SEGMENT})*/?$"
 S3_PREFIX_PATTERN = rf"^s3://{_BUCKET}(?:/(?:{_SEGMENT}/)*(?:{_SEGMENT})?)?$"
-CALLBACK_PATTERN = r"^https?://[^\s/?#@:\[\]]+(?::[0-9]{1,5})?(?:[/?#]\S*)?$"
+# A host name, or an IPv6 address in brackets; an optional port; then anything but spaces.
+CALLBACK_PATTERN = r"^https?://(?:\[[0-9A-Fa-f:.]+\]|[^\s/?#@:\[\]]+)(?::[0-9]{1,5})?(?:[/?#]\S*)?$"
 
 
 S3Uri = Annotated[
