@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ltb.db.engine import after_commit
+# Re-exported: the after-commit queue used to live here, and callers may still import it.
+from ltb.db.engine import after_commit as after_commit
 from ltb.db.models import Batch, Job, WebhookEvent
 from ltb.webhooks import BATCH_COMPLETED, JOB_EVENTS
 

@@ -19,11 +19,12 @@ import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.deps import TenantDep, UnitOfWorkDep
 from api.errors import ApiError
+from ltb.db.engine import after_commit, unit_of_work
 from ltb.db.models import Job, Tenant, WebhookEvent
 from ltb.queue import DELIVER_WEBHOOK, PLAN_JOB, PLAN_QUEUE, WEBHOOK_QUEUE
 from ltb.settings import Settings
@@ -202,3 +203,54 @@ def test_a_handler_that_fails_after_writing_rolls_back_and_sends_no_task(
         written = session.scalars(select(Job.id).where(Job.tenant_id == tenant_id)).all()
     assert written == []
     assert _messages(broker, PLAN_QUEUE) == []
+
+
+# --- the same queue in the workers' unit of work -----------------------------------------
+
+
+def test_a_unit_of_work_runs_its_actions_once_committed_and_never_after_a_rollback(
+    engine: Engine,
+) -> None:
+    factory = sessionmaker(engine, expire_on_commit=False)
+    name = f"uow-{uuid.uuid4().hex[:8]}"
+    seen: list[bool] = []
+
+    def committed() -> None:
+        # Run from the queue: another connection must already see the row.
+        with Session(engine) as other:
+            seen.append(other.scalar(select(Tenant.id).where(Tenant.name == name)) is not None)
+
+    with unit_of_work(factory) as session:
+        session.add(Tenant(name=name, read_prefixes=[]))
+        session.flush()
+        after_commit(session, committed)
+        assert seen == []
+    assert seen == [True]
+
+    def broken_step() -> None:
+        with unit_of_work(factory) as session:
+            session.add(Tenant(name=f"{name}-2", read_prefixes=[]))
+            session.flush()
+            after_commit(session, lambda: seen.append(False))
+            raise RuntimeError("the step broke")
+
+    with pytest.raises(RuntimeError):
+        broken_step()
+    assert seen == [True]
+    with Session(engine) as session:
+        session.execute(text("DELETE FROM tenants WHERE name = :n"), {"n": name})
+        session.commit()
+
+
+def test_an_action_queued_before_a_rollback_inside_the_unit_is_dropped(engine: Engine) -> None:
+    """A service that rolls back and carries on (an idempotency race) sends only what it
+    queued after."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    ran: list[str] = []
+    with unit_of_work(factory) as session:
+        session.execute(text("SELECT 1"))
+        after_commit(session, lambda: ran.append("before the rollback"))
+        session.rollback()
+        session.execute(text("SELECT 1"))
+        after_commit(session, lambda: ran.append("after the rollback"))
+    assert ran == ["after the rollback"]
