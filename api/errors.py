@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
@@ -15,6 +17,9 @@ from ltb.errors import LtbError, MediaError, RequestRefused
 from ltb.schemas import ErrorBody
 
 log = logging.getLogger("ltb.api")
+
+# What a client is asked to wait while the database is unreachable.
+DATABASE_RETRY_AFTER_S = 5
 
 # Validation errors of these types answer with their own code rather than invalid_request:
 # clients branch on `unknown_language` and `unknown_voice` (see api.jobs.schemas).
@@ -37,9 +42,10 @@ ERROR_STATUSES: dict[int, str] = {
     "`invalid_label_filter`, `invalid_group_by`, `invalid_voices`…",
     429: "`rate_limited`: over the tenant's request rate; wait `Retry-After` seconds.",
     500: "`internal_error`: the service hit an unexpected error.",
+    503: "`database_unavailable`: the database is unreachable; retry after `Retry-After` seconds.",
 }
 # Every route that acts for a tenant can answer these.
-TENANT_ERRORS = (401, 422, 429, 500)
+TENANT_ERRORS = (401, 422, 429, 500, 503)
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -47,10 +53,10 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     documented: dict[int | str, dict[str, Any]] = {}
     for status in sorted(set(statuses)):
         documented[status] = {"model": ErrorBody, "description": ERROR_STATUSES[status]}
-        if status == 429:
+        if status in (429, 503):
             documented[status]["headers"] = {
                 "Retry-After": {
-                    "description": "Seconds until the tenant may send again.",
+                    "description": "Seconds to wait before sending again.",
                     "schema": {"type": "integer"},
                 }
             }
@@ -121,6 +127,18 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         return JSONResponse(
             _body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
+        )
+
+    # The database is down or restarting: a client should come back shortly, and a load
+    # balancer should not count it as a bug. The pool reconnects by itself once it is back.
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("the database is unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            _body("database_unavailable", "the database is unavailable; try again shortly"),
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
         )
 
     @app.exception_handler(Exception)

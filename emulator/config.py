@@ -1,6 +1,6 @@
 """How one emulator instance behaves: its key, its quota, its pacing and its faults.
 
-Defaults are the real provider's figures (DESIGN.md, "The provider: facts to build on"), so
+Defaults are the real provider's figures (docs/provider.md, "File engine"), so
 an emulator started with no options is as strict as the account the service will run on.
 """
 
@@ -14,11 +14,11 @@ from ltb.tokens import MAX_OUTPUT_TOKENS
 # The model names the provider serves for this product (seed 000, "モデルの詳細").
 MODELS: tuple[str, ...] = ("qwen3-livetranslate-flash", "qwen3-livetranslate-flash-2025-12-01")
 
-# One data URI may hold at most this many characters (DESIGN.md, "Inline media").
+# One data URI may hold at most this many characters (docs/provider.md, "Inline media").
 MAX_DATA_URI_CHARS = 10_485_760
 
 # By default the emulator fetches media URLs only from this machine: it is a test harness,
-# and must never become a way to reach other hosts (DESIGN.md, "Security rules").
+# and must never become a way to reach other hosts (docs/architecture.md, "Security rules").
 # "loopback" stands for localhost and every loopback address; "*" for any host.
 LOOPBACK = "loopback"
 

@@ -1,7 +1,7 @@
 """The provider's error answers: status, code, type and body, exactly as the SDK sees them.
 
 Body: {"error": {"message", "type", "param", "code"}, "request_id"}, with the same id in the
-`x-request-id` header (DESIGN.md, "Errors"). Types follow what the compatible-mode endpoint
+`x-request-id` header (docs/provider.md, "Errors"). Types follow what the compatible-mode endpoint
 sends: `invalid_request_error` for caller mistakes, the code itself for quota, moderation and
 internal errors.
 """

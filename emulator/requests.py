@@ -1,7 +1,7 @@
 """Validating a chat-completions request the way the provider does, before any media is read.
 
 Every refusal is a ProviderError carrying the real status and code; the checks run in the
-order a reader of DESIGN.md's "Request" section would expect: model, messages, content,
+order a reader of docs/provider.md's "Request" section would expect: model, messages, content,
 languages, modalities and voice, streaming, output limit.
 """
 

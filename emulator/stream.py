@@ -2,7 +2,7 @@
 
 Every event is `data: <json>\\n\\n`; the stream ends with `data: [DONE]\\n\\n`. All chunks of a
 response share one `id`, `created` and `model`. Text chunks carry `delta.content` and no
-`audio` key; audio chunks carry `delta.audio` and no `content` key (DESIGN.md, "The stream").
+`audio` key; audio chunks carry `delta.audio` and no `content` key (docs/provider.md, "The stream").
 """
 
 from __future__ import annotations

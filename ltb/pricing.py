@@ -1,5 +1,5 @@
 """Versioned price tables. Every cost figure names the table that priced it, so a new
-table never rewrites history (DESIGN.md "Prices")."""
+table never rewrites history (docs/provider.md "Prices")."""
 
 from __future__ import annotations
 

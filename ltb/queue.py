@@ -1,7 +1,7 @@
 """The Celery app both sides share: the API sends tasks by name, the workers run them.
 
 A message only says "look at job X" or "look at chunk Y"; Postgres holds the state, so
-there is no result backend (DESIGN.md "Reliability rules").
+there is no result backend (docs/architecture.md "Reliability rules").
 """
 
 from __future__ import annotations

@@ -78,13 +78,15 @@ class Settings(BaseSettings):
     broker_url: str = ""
     # The account-wide rate limiter's Redis; empty means the broker's, when that is Redis.
     redis_url: str = ""
-    # A Celery visibility timeout longer than any task's hard limit (DESIGN.md).
+    # A Celery visibility timeout longer than any task's hard limit (docs/architecture.md "Reliability rules").
     task_soft_time_limit_s: int = 1500
     task_time_limit_s: int = 1800
     broker_visibility_timeout_s: int = 3600
-    # How long a chunk's claim lasts before the reaper hands it to another worker.
-    chunk_lease_s: int = 600
-    reaper_interval_s: float = 30.0
+    # How long a chunk's claim lasts without renewal before the reaper hands it to another
+    # worker. The holder renews it every third of this while it works, so it can be short:
+    # a killed worker's chunk is taken over within this plus the reaper's interval.
+    chunk_lease_s: int = Field(default=60, ge=3)
+    reaper_interval_s: float = Field(default=30.0, gt=0)
     # Queued work that has not moved for this long, with the queue empty, lost its message.
     reaper_stale_s: float = 60.0
     # A job that has made no progress for this long while work of its own was runnable,
@@ -94,6 +96,14 @@ class Settings(BaseSettings):
     plan_max_attempts: int = Field(default=5, ge=1, le=100)
     finalize_max_attempts: int = Field(default=5, ge=1, le=100)
     worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # On SIGTERM, chunks in flight may finish (their streams are paid for) for this long;
+    # then their leases are handed back so another worker takes them over at once.
+    warm_shutdown_s: float = Field(default=60.0, ge=0)
+    # Transient faults inside a task (storage, a dropped database connection) are retried
+    # in the task this many times, with exponential backoff and full jitter.
+    task_retry_attempts: int = Field(default=6, ge=1, le=20)
+    task_retry_base_s: float = Field(default=1.0, gt=0)
+    task_retry_max_s: float = Field(default=30.0, gt=0)
 
     # --- service: object storage ----------------------------------------------------------
     # Empty means AWS; set it for MinIO, Alibaba OSS or a local S3 server.

@@ -139,7 +139,9 @@ class ListedObject:
 
 class ObjectStore(Protocol):
     def head(self, ref: ObjectRef) -> ObjectInfo: ...
-    def download(self, ref: ObjectRef, dest: Path, *, max_bytes: int) -> str: ...
+    def download(
+        self, ref: ObjectRef, dest: Path, *, max_bytes: int, if_match: str | None = None
+    ) -> str: ...
     def upload_file(
         self, path: Path, ref: ObjectRef, *, content_type: str | None = None
     ) -> None: ...
@@ -171,7 +173,7 @@ class StorageError(LtbError):
     if tried again later; permanent ones (a missing bucket or object, denied access, a
     bucket in another region, a request the service refuses, missing credentials) never
     will, so retrying them only delays the job's failure. `reason` is the finer cause
-    (`bucket_missing`, `not_found`, `forbidden`, `wrong_region`, `rejected`,
+    (`bucket_missing`, `not_found`, `changed`, `forbidden`, `wrong_region`, `rejected`,
     `credentials`, `unavailable`), for callers that name the failure in their own terms.
     """
 
@@ -203,6 +205,15 @@ def not_found(uri: str, *, bucket_missing: bool = False) -> StorageError:
 
 def unavailable(message: str) -> StorageError:
     return StorageError(message, code="storage_error", reason="unavailable", transient=True)
+
+
+def changed(uri: str) -> StorageError:
+    return StorageError(
+        f"{uri} was replaced after the job was planned; submit the job again to translate the new file",
+        code="source_changed",
+        reason="changed",
+        transient=False,
+    )
 
 
 def stream_to_file(
@@ -289,6 +300,8 @@ def classify_client_error(code: str, status: int | None, *, action: str, uri: st
         return not_found(uri, bucket_missing=True)
     if status == 404 or code in {"404", "NoSuchKey", "NotFound"}:
         return not_found(uri)
+    if status == 412 or code == "PreconditionFailed":  # only If-Match is ever sent
+        return changed(uri)
     if status == 403 or code in {"403", "AccessDenied", "Forbidden"}:
         return StorageError(
             f"access to {uri} is denied ({code}); check the credentials and the bucket policy",
@@ -401,11 +414,19 @@ class S3Store:
             meta = self._client.head_object(Bucket=ref.bucket, Key=ref.key)
         return ObjectInfo(meta["ContentLength"], _bare(meta.get("ETag")), meta.get("ContentType"))
 
-    def download(self, ref: ObjectRef, dest: Path, *, max_bytes: int) -> str:
+    def download(
+        self, ref: ObjectRef, dest: Path, *, max_bytes: int, if_match: str | None = None
+    ) -> str:
+        """Streams the object to `dest`; with `if_match`, only if its ETag is still that
+        (`source_changed` otherwise), so the bytes are those of the object seen before."""
         if self.head(ref).size > max_bytes:
             raise too_large(ref.uri, max_bytes)
         with self._mapped("download", ref.uri):
-            body = self._client.get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
+            body = (
+                self._client.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{if_match}"')
+                if if_match
+                else self._client.get_object(Bucket=ref.bucket, Key=ref.key)
+            )["Body"]
             try:
                 return stream_to_file(
                     body.iter_chunks(CHUNK_BYTES), dest, max_bytes=max_bytes, source=ref.uri
@@ -581,8 +602,13 @@ class LocalStore:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise not_found(ref.uri) from None
 
-    def download(self, ref: ObjectRef, dest: Path, *, max_bytes: int) -> str:
-        if self.head(ref).size > max_bytes:
+    def download(
+        self, ref: ObjectRef, dest: Path, *, max_bytes: int, if_match: str | None = None
+    ) -> str:
+        info = self.head(ref)
+        if if_match and info.etag != if_match:
+            raise changed(ref.uri)
+        if info.size > max_bytes:
             raise too_large(ref.uri, max_bytes)
         with self._open(ref) as source:
             return stream_to_file(_read_chunks(source), dest, max_bytes=max_bytes, source=ref.uri)

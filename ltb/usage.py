@@ -57,7 +57,7 @@ class TokenCounts:
 
     @classmethod
     def from_provider_usage(cls, usage: Mapping[str, Any]) -> TokenCounts:
-        """Reads the provider's usage object (DESIGN.md "Usage")."""
+        """Reads the provider's usage object (docs/provider.md "Usage")."""
         prompt = usage.get("prompt_tokens_details") or {}
         completion = usage.get("completion_tokens_details") or {}
         return cls(

@@ -51,3 +51,14 @@ def test_the_work_prefix_follows_the_output_bucket_unless_it_is_set(monkeypatch)
     assert Settings(_env_file=None).work_prefix == "s3://outputs/_work/"
     monkeypatch.setenv("LTB_WORK_PREFIX", "s3://scratch/ltb/")
     assert Settings(_env_file=None).work_prefix == "s3://scratch/ltb/"
+
+
+def test_a_killed_workers_chunk_is_taken_over_within_two_minutes_by_default(monkeypatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("LTB_"):
+            monkeypatch.delenv(name)
+    settings = Settings(_env_file=None)
+    # The lease runs out, then the next reaper sweep hands the chunk out again.
+    assert settings.chunk_lease_s + settings.reaper_interval_s <= 120

@@ -1,7 +1,7 @@
 """probe + speech map: everything the journey needs to know of a source before planning.
 
 Both depend only on the source's bytes, so the service does them once per content hash
-and reuses the result for every target language (DESIGN.md "The journey").
+and reuses the result for every target language (docs/architecture.md "The journey of one job").
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """plan: cut the timeline into chunks that each fit every provider limit, and say what
-each will cost before anything is spent (DESIGN.md "Limits every chunk respects").
+each will cost before anything is spent (docs/architecture.md "Chunk planning rules and limits").
 
 A pure function of (media properties, speech map, options). The chunks tile the whole
 timeline. Long silences become chunks of their own that are never sent, because

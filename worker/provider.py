@@ -37,7 +37,7 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class TranslationCall:
-    """One chunk's request, as the provider's protocol describes it (DESIGN.md "Request")."""
+    """One chunk's request, as the provider's protocol describes it (docs/provider.md "Request")."""
 
     media: str  # a data URI or a URL the provider can fetch
     kind: str  # "audio" or "video"

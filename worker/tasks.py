@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import uuid
 
+from billiard.process import active_children
+from celery.signals import task_prerun, worker_process_init, worker_shutting_down
+
 from ltb.queue import (
     DELIVER_WEBHOOK,
     DISPATCH_BATCH,
@@ -17,10 +20,41 @@ from ltb.queue import (
     TRANSLATE_CHUNK,
     make_celery,
 )
-from worker.service import batch_step, chunk_step, finalize_step, plan_step, reaper, webhook_step
+from ltb.settings import get_settings
+from worker.service import (
+    batch_step,
+    chunk_step,
+    finalize_step,
+    plan_step,
+    reaper,
+    shutdown,
+    webhook_step,
+)
 from worker.service.context import worker_context
 
 app = make_celery()
+
+
+@worker_process_init.connect
+def _pool_process_started(**_: object) -> None:
+    shutdown.ignore_until_installed()
+
+
+@task_prerun.connect
+def _task_starting(**_: object) -> None:
+    shutdown.install_in_pool_process(get_settings().warm_shutdown_s)
+
+
+@worker_shutting_down.connect
+def _worker_shutting_down(**_: object) -> None:
+    # Celery runs this in the main process's signal handler; the pool processes (not the
+    # embedded beat, which Celery stops itself) start their grace now.
+    children = [p for p in active_children() if p.pid]
+    shutdown.pass_on_to_pool([p.pid for p in children if "PoolWorker" in (p.name or "") and p.pid])
+    shutdown.exit_at_the_latest(
+        get_settings().warm_shutdown_s + shutdown.EXIT_MARGIN_S,
+        [p.pid for p in children if p.pid],
+    )
 
 
 @app.task(name=PLAN_JOB)

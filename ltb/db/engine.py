@@ -17,6 +17,10 @@ from ltb.settings import Settings, get_settings
 
 log = logging.getLogger("ltb.db")
 
+POSTGRES_CONNECT_TIMEOUT_S = 5
+# Waiting longer for a pooled connection only queues requests behind a stalled database.
+POOL_TIMEOUT_S = 10
+
 
 def make_engine(url: str, *, pre_ping: bool = True, **options: Any) -> Engine:
     """An engine for `url`, tuned for Postgres or for SQLite.
@@ -34,7 +38,17 @@ def make_engine(url: str, *, pre_ping: bool = True, **options: Any) -> Engine:
         return engine
     if not pre_ping:
         options.setdefault("pool_recycle", 300)
-    return create_engine(url, pool_pre_ping=pre_ping, pool_size=10, max_overflow=20, **options)
+    return create_engine(
+        url,
+        pool_pre_ping=pre_ping,
+        pool_size=10,
+        max_overflow=20,
+        # A database host that stops answering (rather than refusing) must not hold a
+        # request or a task for the operating system's TCP timeout.
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+        pool_timeout=POOL_TIMEOUT_S,
+        **options,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -9,7 +9,7 @@ from alembic.config import Config
 
 import migrations
 
-# Date-prefixed files, so `ls migrations/versions` reads as a history (STYLE.md).
+# Date-prefixed files, so `ls migrations/versions` reads as a history (docs/architecture.md, "How the code reads").
 FILE_TEMPLATE = "%%(year)d-%%(month).2d-%%(day).2d_%%(rev)s_%%(slug)s"
 
 

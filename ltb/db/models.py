@@ -1,4 +1,4 @@
-"""The tables. Every one carries tenant_id from day one (DESIGN.md "Data model")."""
+"""The tables. Every one carries tenant_id from day one (docs/architecture.md "Data model")."""
 
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -87,11 +90,17 @@ class Tenant(Base):
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("operator OR tenant_id IS NOT NULL", name="ck_api_keys_operator_or_tenant"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
+    # NULL for an operator key, which belongs to no tenant (the check below).
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), index=True
     )
+    # Reads every tenant through the console's fleet view, and nothing else.
+    operator: Mapped[bool] = mapped_column(default=False, server_default=false())
     # SHA-256 of the key: keys are 256-bit random, so a slow hash buys nothing.
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The key's first characters, so a user can tell keys apart without the secret.
@@ -233,6 +242,7 @@ class Chunk(Base):
     est_output_audio: Mapped[int] = mapped_column(Integer, default=0)
 
     result_text: Mapped[str | None] = mapped_column(Text, default=None)
+    # Chunks done before the dub moved into chunk_audio point at their object here.
     result_audio_uri: Mapped[str | None] = mapped_column(Text, default=None)
     finish_reason: Mapped[str | None] = mapped_column(String(16), default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -241,6 +251,19 @@ class Chunk(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChunkAudio(Base):
+    """A done chunk's dub: PCM16 mono 24 kHz, stored with the chunk in the transaction
+    that closes it, so no upload stands between a paid reply and the chunk being done."""
+
+    __tablename__ = "chunk_audio"
+
+    chunk_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
+    )
+    pcm: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class UsageRecord(Base):

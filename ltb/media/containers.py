@@ -2,7 +2,7 @@
 
 ffmpeg can follow references inside a file (HLS playlists, concat lists, network URLs).
 Every container is opened with the file protocol only and a short list of demuxers, so
-a crafted file cannot make the service open anything else (DESIGN.md "Security rules").
+a crafted file cannot make the service open anything else (docs/architecture.md "Security rules").
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from ltb.tokens import MAX_ASPECT_RATIO
 
 @dataclass(frozen=True, slots=True)
 class MediaLimits:
-    """Caps on untrusted media (DESIGN.md "Security rules")."""
+    """Caps on untrusted media (docs/architecture.md "Security rules")."""
 
     max_bytes: int = 8 * 1024**3
     max_duration_s: float = 6 * 3600.0

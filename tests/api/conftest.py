@@ -1,5 +1,5 @@
 """The API in-process on a real Postgres: every test runs inside a transaction that is
-rolled back at the end, so tests never share rows (STYLE.md)."""
+rolled back at the end, so tests never share rows (docs/architecture.md, "How the code reads")."""
 
 from __future__ import annotations
 

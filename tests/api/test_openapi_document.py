@@ -10,7 +10,7 @@ import pytest
 
 from api.openapi_doc import PUBLISHED, document
 
-TENANT_STATUSES = {"401", "422", "429", "500"}
+TENANT_STATUSES = {"401", "422", "429", "500", "503"}
 
 
 @pytest.fixture(scope="module")

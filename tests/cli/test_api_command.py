@@ -24,6 +24,8 @@ def database_url() -> Iterator[str]:
 
 
 def environment(database_url: str, home: Path) -> dict[str, str]:
+    # `ltb api` refuses to start without its output bucket (a folder in the embedded store).
+    (home / "objects" / "ltb-outputs").mkdir(parents=True, exist_ok=True)
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("LTB_")},
         "LTB_DATABASE_URL": database_url,

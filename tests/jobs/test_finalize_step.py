@@ -99,12 +99,26 @@ def test_a_succeeded_job_leaves_its_outputs_and_no_work_objects(
     ctx.store.put_bytes(work.join("payload-0.mp3"), b"mp3")
     ctx.store.put_bytes(work.join("chunk-0.pcm"), b"pcm")
     ctx.store.put_bytes(other, b"not this job's")
+    # And the dub audio the chunk step keeps beside each chunk in the database.
+    with psycopg.connect(ctx.settings.database_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO chunk_audio (chunk_id, pcm, created_at) "
+            "SELECT id, %s, now() FROM chunks WHERE job_id = %s",
+            (b"\x00\x00" * 2400, job.id),
+        )
 
     finalize_job(ctx, job.id)
 
     assert _job(ctx, job.id).status == "succeeded"
     assert _job(ctx, job.id).work_removed_at is not None
     assert list(ctx.store.list(work)) == []
+    with psycopg.connect(ctx.settings.database_url) as connection:
+        left = connection.execute(
+            "SELECT count(*) FROM chunk_audio JOIN chunks ON chunks.id = chunk_audio.chunk_id "
+            "WHERE chunks.job_id = %s",
+            (job.id,),
+        ).fetchone()
+    assert left == (0,)
     assert ctx.store.exists(other)
     outputs = {
         item.ref.key.rsplit("/", 1)[1]

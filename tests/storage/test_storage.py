@@ -404,3 +404,20 @@ def test_presigned_urls_can_name_a_public_endpoint(tmp_path) -> None:
         ObjectRef.parse("s3://ltb-outputs/acme/job/subtitles.srt"), expires_s=600
     )
     assert url.startswith("https://files.example.com/ltb-outputs/acme/job/subtitles.srt?")
+
+
+def test_download_pinned_to_an_etag_refuses_a_replaced_object_as_source_changed(
+    store: ObjectStore, bucket: str, tmp_path: Path
+) -> None:
+    ref = ObjectRef(bucket, "media/talk.mp3")
+    store.put_bytes(ref, b"planned bytes")
+    planned = store.head(ref).etag
+    assert planned
+    assert store.download(ref, tmp_path / "same", max_bytes=100, if_match=planned) == (
+        hashlib.sha256(b"planned bytes").hexdigest()
+    )
+    store.put_bytes(ref, b"other bytes, longer")
+    with pytest.raises(LtbError) as caught:
+        store.download(ref, tmp_path / "other", max_bytes=100, if_match=planned)
+    assert caught.value.code == "source_changed"
+    assert not (tmp_path / "other").exists()

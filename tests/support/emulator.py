@@ -161,7 +161,7 @@ def audio_data(delta: Any) -> str | None:
 
     openai-python 3.x types `delta.audio` as ChoiceDeltaAudio (read `.data`); older releases
     left it a plain dict, which is how the seeds' samples index it (`delta.audio["data"]`,
-    a TypeError on current releases). See DESIGN.md, "In the official SDK".
+    a TypeError on current releases). See docs/provider.md, "In the official SDK".
     """
     audio = getattr(delta, "audio", None)
     if audio is None:
@@ -243,7 +243,7 @@ def usage_of(
     output_audio: int,
     input_video: int | None = None,
 ) -> dict[str, Any]:
-    """The usage object as DESIGN.md spells it (video_tokens only for video input)."""
+    """The usage object as docs/provider.md ("Usage") spells it (video_tokens only for video input)."""
     prompt = {"audio_tokens": input_audio, "text_tokens": 0}
     if input_video is not None:
         prompt["video_tokens"] = input_video

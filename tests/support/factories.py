@@ -1,4 +1,4 @@
-"""Test rows from factory_boy factories, rather than hand-built ones (STYLE.md)."""
+"""Test rows from factory_boy factories, rather than hand-built ones (docs/architecture.md, "How the code reads")."""
 
 from __future__ import annotations
 

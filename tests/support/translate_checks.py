@@ -124,7 +124,7 @@ _SRT_CUE = re.compile(
 
 
 def read_srt_strictly(raw: bytes) -> list[tuple[float, float, list[str]]]:
-    """Parses SRT the strict way DESIGN.md states it, failing on any deviation."""
+    """Parses SRT the strict way docs/architecture.md ("Outputs") states it, failing on any deviation."""
     text = raw.decode("utf-8")
     assert "\r" not in text, "LF line endings only"
     if not text:

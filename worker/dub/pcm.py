@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-# The provider's audio deltas: signed 16-bit little-endian, mono, 24 kHz (DESIGN.md).
+# The provider's audio deltas: signed 16-bit little-endian, mono, 24 kHz (docs/provider.md "The stream").
 SAMPLE_RATE_HZ = 24_000
 _PCM16_SCALE = 32_768.0
 

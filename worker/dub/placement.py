@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# DESIGN.md caps the pitch-preserving speed-up at 1.5x; beyond that speech turns unnatural.
+# The output rules (docs/architecture.md "Outputs") cap the pitch-preserving speed-up at 1.5x; beyond that speech turns unnatural.
 MAX_SPEED_CEILING = 1.5
 DEFAULT_MAX_SPEED = 1.25
 

@@ -2,7 +2,11 @@
 here, rate-limited fleet-wide, recorded before it is made) → checkpoint → count it.
 
 A chunk that is done is never requested again: the claim only takes pending chunks, or
-running ones whose holder stopped renewing its lease.
+running ones whose holder stopped renewing its lease. A reply that has arrived is never
+requested again either: nothing but the database write that closes the chunk (text and
+dub audio together) stands between receiving it and the chunk being done, and that write
+is retried here. Transient faults before the request are retried here too, with backoff;
+only a worker that dies leaves its chunk to the reaper.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import shutil
 import threading
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Job
+from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
 from ltb.storage import ObjectRef
@@ -22,12 +28,18 @@ from worker.estimate import plan_options
 from worker.extract import ChunkPayload, extract_chunk
 from worker.plan import PlannedChunk, Source, split_chunk
 from worker.service import repository as repo
+from worker.service import shutdown
 from worker.service.context import WorkerContext
-from worker.service.plan_step import TRANSIENT, JobFacts, request_of, source_cache, url_delivery
+from worker.service.plan_step import JobFacts, request_of, source_cache, url_delivery
 from worker.service.records import DbUsageRecorder
-from worker.translate import ChunkResult, chunk_work, translate_chunk
+from worker.service.retrying import is_transient, retrying, task_policy
+from worker.translate import ChunkResult, ChunkWork, chunk_work, translate_chunk
+from worker.usage_records import UsageRecorder
 
 log = logging.getLogger("ltb.worker.chunk")
+
+# What an upload into a bucket that does not exist fails with (S3 answers NoSuchBucket).
+_MISSING = frozenset({"source_not_found", "output_bucket_missing"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +48,36 @@ class Claimed:
     planned: PlannedChunk
     job: JobFacts
     work_prefix: str
+    dubbed: bool
 
 
 def run_chunk(ctx: WorkerContext, chunk_id: uuid.UUID) -> None:
-    claimed = _claim(ctx, chunk_id)
+    if shutdown.terminating():
+        # Taken from the queue just as this worker was told to stop: leave it to another.
+        ctx.queue.send_task(TRANSLATE_CHUNK, args=[str(chunk_id)])
+        return
+    policy = task_policy(ctx.settings)
+    claimed = retrying(lambda: _claim(ctx, chunk_id), policy, what=f"claiming chunk {chunk_id}")
     if claimed is None:
         return
     with _LeaseKeeper(ctx, chunk_id):
         try:
-            result = _translate(ctx, claimed)
+            with shutdown.interruptible():
+                result = _translate(ctx, claimed)
+        except shutdown.GraceOver:
+            _hand_back(ctx, claimed)
+            return
         except LtbError as exc:
-            if exc.code in TRANSIENT:
-                raise  # the lease lapses and the reaper hands the chunk out again
+            if is_transient(exc):
+                _expire(ctx, claimed)
+                raise  # still failing after the retries: the reaper hands the chunk out again
             _give_up(ctx, claimed, exc)
             return
-    if result.reply.truncated:
-        _split(ctx, claimed, result)
-    else:
-        _checkpoint(ctx, claimed, result)
+        # The reply is paid for: from here on only its own writes are retried, never the request.
+        if result.reply.truncated:
+            retrying(lambda: _split(ctx, claimed, result), policy, what="splitting a chunk")
+        else:
+            retrying(lambda: _checkpoint(ctx, claimed, result), policy, what="closing a chunk")
 
 
 def _claim(ctx: WorkerContext, chunk_id: uuid.UUID) -> Claimed | None:
@@ -69,42 +93,59 @@ def _claim(ctx: WorkerContext, chunk_id: uuid.UUID) -> Claimed | None:
             planned=repo.planned_from_row(chunk),
             job=JobFacts.of(job),
             work_prefix=f"{ctx.settings.work_prefix.rstrip('/')}/{job.id}/",
+            dubbed="wav" in job.outputs,
         )
 
 
 def _translate(ctx: WorkerContext, claimed: Claimed) -> ChunkResult:
-    job, planned = claimed.job, claimed.planned
-    source, _ = source_cache(ctx).local(
-        tenant_id=job.tenant_id, uri=job.source_uri, sha256=job.source_sha256
-    )
+    job = claimed.job
     scratch = ctx.settings.scratch_dir / "payloads" / uuid.uuid4().hex
     try:
-        by_url = url_delivery(ctx) and (
-            planned.delivery == "url" or ctx.settings.payload_delivery == "url"
+        # Only the preparation is retried as a whole: the request below has its own retries,
+        # and a reply it received must never be asked for again.
+        work = retrying(
+            lambda: _prepare(ctx, claimed, scratch),
+            task_policy(ctx.settings),
+            what=f"preparing chunk {claimed.planned.index} of job {job.id}",
         )
-        payload = extract_chunk(
-            source,
-            planned.span,
-            scratch,
-            video=planned.video,
-            inline_required=not by_url,
-            name=job.source_uri,
-        )
-        work = chunk_work(
-            planned, payload, job.request, media=_media(ctx, claimed, payload, by_url=by_url)
-        )
-        recorder = DbUsageRecorder(
-            ctx.sessions,
-            tenant_id=job.tenant_id,
-            job_id=job.id,
-            model=ctx.client.model,
-            price_table=ctx.prices.current(),
+        recorder = _DurableRecorder(
+            DbUsageRecorder(
+                ctx.sessions,
+                tenant_id=job.tenant_id,
+                job_id=job.id,
+                model=ctx.client.model,
+                price_table=ctx.prices.current(),
+            ),
+            ctx,
         )
         return translate_chunk(
             work, client=ctx.client, limiter=ctx.limiter, recorder=recorder, policy=ctx.policy
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _prepare(ctx: WorkerContext, claimed: Claimed, scratch: Path) -> ChunkWork:
+    """The chunk's payload, cut from exactly the bytes that were planned."""
+    job, planned = claimed.job, claimed.planned
+    source = source_cache(ctx).planned(
+        tenant_id=job.tenant_id, uri=job.source_uri, sha256=job.source_sha256
+    )
+    shutil.rmtree(scratch, ignore_errors=True)  # a retry starts clean
+    by_url = url_delivery(ctx) and (
+        planned.delivery == "url" or ctx.settings.payload_delivery == "url"
+    )
+    payload = extract_chunk(
+        source,
+        planned.span,
+        scratch,
+        video=planned.video,
+        inline_required=not by_url,
+        name=job.source_uri,
+    )
+    return chunk_work(
+        planned, payload, job.request, media=_media(ctx, claimed, payload, by_url=by_url)
+    )
 
 
 def _media(ctx: WorkerContext, claimed: Claimed, payload: ChunkPayload, *, by_url: bool) -> str:
@@ -114,31 +155,44 @@ def _media(ctx: WorkerContext, claimed: Claimed, payload: ChunkPayload, *, by_ur
     ref = ObjectRef.parse(
         f"{claimed.work_prefix}payload-{claimed.planned.index}{payload.path.suffix}"
     )
-    ctx.store.upload_file(payload.path, ref, content_type=payload.mime)
+    try:
+        ctx.store.upload_file(payload.path, ref, content_type=payload.mime)
+    except LtbError as exc:
+        if exc.code in _MISSING:
+            raise LtbError(
+                f"the bucket of the work prefix {ctx.settings.work_prefix} does not exist; "
+                "create it or set LTB_WORK_PREFIX",
+                code="output_bucket_missing",
+            ) from exc
+        raise
     return ctx.store.presign_get(ref, expires_s=ctx.settings.presign_expiry_s)
 
 
 def _checkpoint(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
+    """Closes the chunk with its reply, text and dub audio in one transaction."""
     reply = result.reply
-    audio_uri = None
-    if reply.pcm:
-        ref = ObjectRef.parse(f"{claimed.work_prefix}chunk-{claimed.planned.index}.pcm")
-        ctx.store.put_bytes(ref, reply.pcm, content_type="audio/L16;rate=24000;channels=1")
-        audio_uri = ref.uri
     last = False
     with unit_of_work(ctx.sessions) as session:
         finished = repo.finish_chunk(
             session,
             claimed.chunk_id,
             owner=ctx.owner,
+            or_pending=True,
             status="done",
             result_text=reply.text,
-            result_audio_uri=audio_uri,
             finish_reason=reply.finish_reason,
         )
         if finished:
+            if reply.pcm:
+                session.merge(ChunkAudio(chunk_id=claimed.chunk_id, pcm=reply.pcm))
             done, total = repo.count_chunk_done(session, claimed.job.id)
             last = done >= total
+        else:
+            log.warning(
+                "chunk %s of job %s lost its lease before its reply was stored",
+                claimed.planned.index,
+                claimed.job.id,
+            )
     if last:
         ctx.queue.send_task(FINALIZE_JOB, args=[str(claimed.job.id)])
 
@@ -214,6 +268,60 @@ def _give_up(ctx: WorkerContext, claimed: Claimed, error: LtbError) -> None:
             code=error.code,
             message=error.message,
             deliver=ctx.deliver_webhook,
+        )
+
+
+def _hand_back(ctx: WorkerContext, claimed: Claimed) -> None:
+    """Warm shutdown ran out of grace mid-request: the chunk goes back to pending at once,
+    the cut request is booked at the most the provider could bill, and the chunk is sent
+    to another worker."""
+    log.info("chunk %s of job %s handed back at shutdown", claimed.planned.index, claimed.job.id)
+
+    def release() -> None:
+        with unit_of_work(ctx.sessions) as session:
+            chunk = session.get(Chunk, claimed.chunk_id)
+            if chunk is None or chunk.lease_owner != ctx.owner or chunk.status != "running":
+                return
+            repo.abandon_pending_records(
+                session, chunk, dubbed=claimed.dubbed, price_table=ctx.prices.current()
+            )
+            repo.release_lease(session, claimed.chunk_id, owner=ctx.owner)
+
+    retrying(release, task_policy(ctx.settings), what="handing a chunk back")
+    ctx.queue.send_task(TRANSLATE_CHUNK, args=[str(claimed.chunk_id)])
+
+
+def _expire(ctx: WorkerContext, claimed: Claimed) -> None:
+    """Ends the lease now, so the next reaper sweep counts the claim and hands the chunk
+    out again without waiting for the lease to run out."""
+    try:
+        with unit_of_work(ctx.sessions) as session:
+            repo.expire_lease(session, claimed.chunk_id, owner=ctx.owner)
+    except Exception:
+        log.warning("could not end the lease of chunk %s", claimed.chunk_id, exc_info=True)
+
+
+class _DurableRecorder:
+    """Usage records whose writes ride out a dropped database connection: losing the
+    record of a paid reply would lose the reply with it."""
+
+    def __init__(self, inner: UsageRecorder, ctx: WorkerContext) -> None:
+        self.inner = inner
+        self.policy = task_policy(ctx.settings)
+
+    def begin(self, **kwargs: Any) -> str:
+        return retrying(lambda: self.inner.begin(**kwargs), self.policy, what="a usage record")
+
+    def attach_request_id(self, record_id: str, request_id: str) -> None:
+        retrying(
+            lambda: self.inner.attach_request_id(record_id, request_id),
+            self.policy,
+            what="a usage record",
+        )
+
+    def complete(self, record_id: str, **kwargs: Any) -> None:
+        retrying(
+            lambda: self.inner.complete(record_id, **kwargs), self.policy, what="a usage record"
         )
 
 

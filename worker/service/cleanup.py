@@ -1,7 +1,8 @@
 """Removing what only the service needed: a finished job's work objects, and the scratch
 files of workers that were killed before they could remove their own.
 
-- `_work/<job>/` holds chunk payloads sent by URL and the chunks' dub audio; once the job
+- `_work/<job>/` holds chunk payloads sent by URL (and, for chunks done before the dub
+  moved into the database, their dub audio), and `chunk_audio` the chunks' dubs; once the job
   has succeeded (or was cancelled) nothing reads them again (outputs, manifest and usage
   rows are elsewhere). A failed job keeps them: a retry reuses its finished chunks.
 - On a worker's disk, `sources/.download-*` and `*.part` files are downloads cut short,
@@ -19,10 +20,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Job
+from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
 from ltb.settings import Settings
 from ltb.storage import ObjectRef
@@ -50,6 +51,13 @@ def remove_work(ctx: WorkerContext, job_id: uuid.UUID) -> int:
         log.warning("could not remove the work objects of job %s: %s", job_id, exc.message)
         return 0
     with unit_of_work(ctx.sessions) as session:
+        # The dubs kept with the chunks went into the published dub.wav; only a retry of a
+        # failed job reads them again, and this job did not fail.
+        session.execute(
+            delete(ChunkAudio).where(
+                ChunkAudio.chunk_id.in_(select(Chunk.id).where(Chunk.job_id == job_id))
+            )
+        )
         session.execute(
             update(Job).where(Job.id == job_id).values(work_removed_at=datetime.now(UTC))
         )

@@ -3,6 +3,10 @@
 Sources are cached under the scratch folder by content hash. A file lock keeps the
 worker processes of one machine from downloading the same object side by side, and the
 (uri, etag) → sha256 table lets a source seen before skip the download entirely.
+
+Every download pins the ETag it was decided on (If-Match), so the bytes hashed are the
+bytes of the object that was looked at; a chunk fetches only the very bytes its job was
+planned from, and fails with `source_changed` when the object was replaced.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import SourceObject
-from ltb.storage import ObjectRef, ObjectStore
+from ltb.storage import ObjectRef, ObjectStore, changed
 
 
 class SourceCache:
@@ -66,13 +70,59 @@ class SourceCache:
                 return self._touched(self.path_for(known)), known
             download = self.root / f".download-{uuid.uuid4().hex}"
             try:
-                sha = self.store.download(ref, download, max_bytes=self.max_bytes)
+                sha = self.store.download(
+                    ref, download, max_bytes=self.max_bytes, if_match=info.etag
+                )
                 download.replace(self.path_for(sha))
             finally:
                 download.unlink(missing_ok=True)
             self._remember(tenant_id, uri, etag, info.size, sha)
         self._evict(keep=self.path_for(sha))
         return self.path_for(sha), sha
+
+    def planned(self, *, tenant_id: uuid.UUID, uri: str, sha256: str | None) -> Path:
+        """The source exactly as its job was planned: the cached copy, or the object fetched
+        again only while it is still the one planned (`source_changed` otherwise)."""
+        if sha256 is None:
+            return self.local(tenant_id=tenant_id, uri=uri)[0]
+        path = self.path_for(sha256)
+        if path.exists():
+            return self._touched(path)
+        ref = ObjectRef.parse(uri)
+        info = self.store.head(ref)
+        etag = info.etag or f"size:{info.size}"
+        seen = self._etags_of(tenant_id, uri, sha256)
+        if seen and etag not in seen:
+            raise changed(uri)  # another object now: not one byte of it is fetched
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _locked(self.root / (hashlib.sha256(uri.encode()).hexdigest()[:32] + ".lock")):
+            if path.exists():
+                return self._touched(path)
+            download = self.root / f".download-{uuid.uuid4().hex}"
+            try:
+                sha = self.store.download(
+                    ref, download, max_bytes=self.max_bytes, if_match=info.etag
+                )
+                if sha != sha256:
+                    raise changed(uri)  # an ETag that does not follow the content
+                download.replace(path)
+            finally:
+                download.unlink(missing_ok=True)
+        self._evict(keep=path)
+        return path
+
+    def _etags_of(self, tenant_id: uuid.UUID, uri: str, sha256: str) -> set[str]:
+        """The ETags under which `uri` was seen holding the bytes hashed to `sha256`."""
+        with self.sessions() as session:
+            return set(
+                session.scalars(
+                    select(SourceObject.etag).where(
+                        SourceObject.tenant_id == tenant_id,
+                        SourceObject.uri == uri,
+                        SourceObject.sha256 == sha256,
+                    )
+                )
+            )
 
     def _known_sha(self, tenant_id: uuid.UUID, uri: str, etag: str) -> str | None:
         with self.sessions() as session:

@@ -200,8 +200,9 @@ def _scratch(ctx: WorkerContext) -> Path:
 
 
 def _translated(ctx: WorkerContext, chunk: Chunk) -> TranslatedChunk:
-    pcm = b""
-    if chunk.result_audio_uri:
+    with ctx.sessions() as session:
+        pcm = repo.chunk_audio(session, chunk.id) or b""
+    if not pcm and chunk.result_audio_uri:  # a chunk done before the dub moved into the database
         pcm = ctx.store.get_bytes(ObjectRef.parse(chunk.result_audio_uri), max_bytes=2**31)
     return TranslatedChunk(
         index=chunk.idx,

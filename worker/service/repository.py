@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Chunk, Job, SourceAnalysisCache, UsageRecord
+from ltb.db.models import Chunk, ChunkAudio, Job, SourceAnalysisCache, UsageRecord
 from ltb.lifecycle import Deliver, finish_job
 from ltb.pricing import PriceTable
 from ltb.timeline import Span
@@ -155,11 +155,39 @@ def release_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
     )
 
 
-def finish_chunk(session: Session, chunk_id: uuid.UUID, *, owner: str, **values: object) -> bool:
-    """Closes a running chunk this owner still holds; False if its lease was lost."""
-    result = session.execute(
+def expire_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
+    """Ends a lease now: the next reaper sweep takes the chunk back and counts the claim."""
+    session.execute(
         update(Chunk)
         .where(Chunk.id == chunk_id, Chunk.status == "running", Chunk.lease_owner == owner)
+        .values(lease_until=now())
+    )
+
+
+def chunk_audio(session: Session, chunk_id: uuid.UUID) -> bytes | None:
+    """A done chunk's dub audio (PCM16 mono 24 kHz), if it has one."""
+    return session.scalar(select(ChunkAudio.pcm).where(ChunkAudio.chunk_id == chunk_id))
+
+
+def finish_chunk(
+    session: Session,
+    chunk_id: uuid.UUID,
+    *,
+    owner: str,
+    or_pending: bool = False,
+    **values: object,
+) -> bool:
+    """Closes a running chunk this owner still holds; False if its lease was lost.
+
+    `or_pending` also closes it when its lease was lost but nobody has claimed it since:
+    a reply in hand is worth keeping rather than paying for again.
+    """
+    held = (Chunk.status == "running") & (Chunk.lease_owner == owner)
+    if or_pending:
+        held = held | (Chunk.status == "pending")
+    result = session.execute(
+        update(Chunk)
+        .where(Chunk.id == chunk_id, held)
         .values(lease_until=None, finished_at=now(), **values)
         .returning(Chunk.id)
     )

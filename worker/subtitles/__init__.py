@@ -1,6 +1,6 @@
 """Subtitles from translated chunk texts and the speech map: cues, SRT/VTT, conformance.
 
-Pure functions: values in, values out. The rules are DESIGN.md's ("Outputs" → "SRT").
+Pure functions: values in, values out. The rules are in docs/architecture.md ("Outputs" → "SRT").
 """
 
 from worker.subtitles.builder import build_cues

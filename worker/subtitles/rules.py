@@ -1,4 +1,4 @@
-"""The subtitle rules of DESIGN.md ("Outputs" → "SRT"), and how text is counted against them.
+"""The subtitle rules of docs/architecture.md ("Outputs" → "SRT"), and how text is counted against them.
 
 Figures per language come from the Netflix Timed Text Style Guide. Line length is counted in
 code points, so combining marks (Thai vowels and tone marks, Devanagari matras) count as

@@ -1,4 +1,4 @@
-"""Cue times from speech times: the DESIGN.md timing rules, applied in whole milliseconds.
+"""Cue times from speech times: the timing rules of docs/architecture.md ("Outputs"), applied in whole milliseconds.
 
 Working in the milliseconds SRT is written in means what is checked here is what is written.
 Order of the passes, and why:

@@ -15,7 +15,9 @@ from worker.subtitles.rules import MAX_LINES, is_blank
 
 
 @dataclass(frozen=True, slots=True)
-class _CheckedCue:
+class CheckedCue:
+    """A cue that passed every check, its times rounded to whole milliseconds."""
+
     start_ms: int
     end_ms: int
     lines: tuple[str, ...]
@@ -26,7 +28,7 @@ def write_srt(cues: Sequence[Cue]) -> str:
     blocks = [
         f"{number}\n{_timestamp(cue.start_ms, ',')} --> {_timestamp(cue.end_ms, ',')}\n"
         + "".join(f"{line}\n" for line in cue.lines)
-        for number, cue in enumerate(_checked(cues), start=1)
+        for number, cue in enumerate(checked_cues(cues), start=1)
     ]
     return "\n".join(blocks)
 
@@ -36,13 +38,17 @@ def write_vtt(cues: Sequence[Cue]) -> str:
     blocks = [
         f"{_timestamp(cue.start_ms, '.')} --> {_timestamp(cue.end_ms, '.')}\n"
         + "".join(f"{_escape_vtt(line)}\n" for line in cue.lines)
-        for cue in _checked(cues)
+        for cue in checked_cues(cues)
     ]
     return "\n".join(["WEBVTT\n", *blocks])
 
 
-def _checked(cues: Sequence[Cue]) -> list[_CheckedCue]:
-    checked: list[_CheckedCue] = []
+def checked_cues(cues: Sequence[Cue]) -> list[CheckedCue]:
+    """The cues with times in milliseconds, or ValueError naming the first that would make a bad file.
+
+    Every text format (SRT, WebVTT, TTML, the muxed tracks) is written from this one check.
+    """
+    checked: list[CheckedCue] = []
     for number, cue in enumerate(cues, start=1):
         start_ms, end_ms = _to_ms(cue.start_s, number), _to_ms(cue.end_s, number)
         if end_ms <= start_ms:
@@ -58,7 +64,7 @@ def _checked(cues: Sequence[Cue]) -> list[_CheckedCue]:
             raise ValueError(f"cue {number} has {len(cue.lines)} lines; 1 to {MAX_LINES} allowed")
         for line in cue.lines:
             _check_line(line, number)
-        checked.append(_CheckedCue(start_ms, end_ms, tuple(cue.lines)))
+        checked.append(CheckedCue(start_ms, end_ms, tuple(cue.lines)))
     return checked
 
 

@@ -1,7 +1,7 @@
 """Shared material for the subtitle tests: strict SRT/VTT readers and a phrase table.
 
 The readers are written independently of worker.subtitles.writers: they accept only the exact
-format DESIGN.md asks for, so a test that reads a file back checks the file, not the writer.
+format docs/architecture.md ("Outputs") asks for, so a test that reads a file back checks the file, not the writer.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Deliverables built from a finished dub: the dub mix and the dubbed video."""
