@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest services browser bench chaos clean
+.PHONY: install demo test lint typecheck pytest services browser bench chaos openapi clean
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ pytest: install services browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: install services lint typecheck pytest
+
+# The published API contract; a test fails when the app's document differs from it.
+openapi: install
+	$(BIN)/python -m api.openapi_doc
 
 # Every suite, chaos included; each writes its figures into bench-results.json.
 bench: install services

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+# Re-exported: the after-commit queue used to live here, and callers may still import it.
+from ltb.db.engine import after_commit as after_commit
 from ltb.db.models import Batch, Job, WebhookEvent
 from ltb.webhooks import BATCH_COMPLETED, JOB_EVENTS
 
 ACTIVE = ("queued", "running")
 
-# Called with the id of each webhook event to deliver once the transaction has committed.
+# Called with the id of each webhook event to deliver, from the session's after-commit queue.
 Deliver = Callable[[uuid.UUID], None]
 
 
@@ -129,11 +131,6 @@ def _event(
     if deliver is not None:
         event_id = row.id
         after_commit(session, lambda: deliver(event_id))
-
-
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Runs `action` once the session's current transaction commits; never if it rolls back."""
-    session.info.setdefault("after_commit", []).append(action)
 
 
 def cancel_batch_jobs(session: Session, batch: Batch, *, deliver: Deliver | None = None) -> int:

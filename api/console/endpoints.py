@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -29,6 +30,7 @@ from api.usage import endpoints as usage_api
 from api.usage.schemas import UsageReport
 from ltb.db.models import Batch
 from ltb.errors import LtbError
+from ltb.schemas import JobStatus, Language
 from ltb.storage import ObjectRef
 from ltb.views import JOB_STATUSES, OUTPUT_FILES
 
@@ -160,6 +162,19 @@ def _day(raw: str | None, *, end: bool = False) -> datetime | None:
     return datetime.combine(day, time.min) if not end else datetime.combine(day, time.max)
 
 
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
+def _choice(kind: type[_Choice], raw: str, code: str) -> _Choice | None:
+    """A filter's value as the API's enum: the console offers only known values."""
+    if not raw:
+        return None
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ApiError(422, code, f"{raw!r} is not one of: {', '.join(kind)}") from exc
+
+
 def _batch_id(raw: str | None) -> uuid.UUID | None:
     if not raw:
         return None
@@ -180,8 +195,8 @@ def _job_rows(
         tenant=viewer.require_tenant(),
         session=session,
         context=context,
-        status=filters["status"] or None,
-        target=filters["target"] or None,
+        status=_choice(JobStatus, filters["status"], "invalid_status"),
+        target=_choice(Language, filters["target"], "unknown_language"),
         label=filters["label"] or None,
         batch_id=_batch_id(filters["batch"]),
         created_from=_day(filters["from"]),
@@ -358,7 +373,7 @@ def batch_retry_failed(
 ) -> Response:
     before = batches_api.get_batch(batch_id, viewer.require_tenant(), uow.session)
     batch = batches_api.retry_failed(batch_id, viewer.require_tenant(), uow)
-    failed = before.counts.get("failed", 0)
+    failed = before.counts.get(JobStatus.FAILED, 0)
     return _batch_page(request, viewer, batch, f"Queued {failed} failed job(s) again.")
 
 
@@ -390,12 +405,14 @@ def _usage(
     request: Request, viewer: ViewerDep, session: SessionDep, context: ContextDep, fmt: str
 ) -> tuple[dict[str, str], UsageReport | Response]:
     query = _usage_query(request)
+    first, last = _day(query["from"]), _day(query["to"], end=True)
     report = usage_api.usage(
         tenant=viewer.require_tenant(),
         session=session,
         context=context,
-        since=_day(query["from"]),
-        until=_day(query["to"], end=True),
+        # The report takes UTC days, `to` exclusive; the console's `to` is the last day shown.
+        since=first.date() if first else None,
+        until=last.date() + timedelta(days=1) if last else None,
         group_by=f"{query['grain']},{query['stack']}",
         format="csv" if fmt == "csv" else "json",
         price_table=None,
