@@ -74,7 +74,11 @@ def api(own_env: ServiceEnv) -> Iterator[Service]:
     with service.stack:
         service.stack.enter_context(
             running(
-                [str(BIN / "ltb"), "api", "--port", str(port)],
+                [
+                    *(str(BIN / "ltb"), "api", "--port", str(port)),
+                    # A listener of its own: the default port may be another test's.
+                    *("--metrics-port", str(free_port())),
+                ],
                 ready_url=f"{service.api_url}/healthz",
                 env=own_env.env,
                 log_path=own_env.logs / "api-chunks.log",
