@@ -189,9 +189,12 @@ async def translate_file(
     await client.connect()
     try:
         reader = asyncio.create_task(client.handle_server_messages())
-        await client.configure_session(session)
-        await client.stream(samples, images=images)
-        await client.finish()
+        try:
+            await client.configure_session(session)
+            await client.stream(samples, images=images)
+            await client.finish()
+        except ConnectionClosed:
+            pass  # the server dropped the session while we sent; the reader records how
         await asyncio.wait_for(reader, timeout_s)
     finally:
         await client.close()
