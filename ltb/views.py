@@ -7,7 +7,6 @@ Shared by the API (which validates it against its OpenAPI schemas) and the worke
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Batch, Job, UsageDaily, UsageRecord
+from ltb.states import JOB_FINISHED, JobStatus
 from ltb.storage import ObjectRef, ObjectStore
 from ltb.usage import TOKEN_KINDS
 
@@ -25,8 +25,9 @@ OUTPUT_FILES = {
     "vtt": "subtitles.vtt",
     "wav": "dub.wav",
 }
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "estimated")
-FINISHED = frozenset({"succeeded", "failed", "cancelled", "estimated"})
+# Plain strings: these are the keys of the batch view's counts.
+JOB_STATUSES: tuple[str, ...] = tuple(status.value for status in JobStatus)
+FINISHED = JOB_FINISHED
 # A batch view lists at most this many failures; `failure_codes` counts them all.
 FAILURES_LISTED = 100
 
@@ -43,7 +44,7 @@ def job_view(
     usage = dict(_NO_USAGE) if just_created else _usage(session, [UsageRecord.job_id == job.id])
     percent = (
         100.0
-        if job.status == "succeeded"
+        if job.status == JobStatus.SUCCEEDED
         else (100.0 * job.chunks_done / job.chunks_total if job.chunks_total else 0.0)
     )
     return {
@@ -105,7 +106,7 @@ def batch_view(session: Session, batch: Batch) -> dict[str, Any]:
     finished = sum(counts[s] for s in FINISHED)
     failures = session.execute(
         select(Job.id, Job.source_uri, Job.target_lang, Job.error_code, Job.error_message)
-        .where(Job.batch_id == batch.id, Job.status == "failed")
+        .where(Job.batch_id == batch.id, Job.status == JobStatus.FAILED)
         .order_by(Job.finished_at)
         .limit(FAILURES_LISTED)
     ).all()
@@ -113,7 +114,7 @@ def batch_view(session: Session, batch: Batch) -> dict[str, Any]:
         str(code): int(n)
         for code, n in session.execute(
             select(Job.error_code, func.count(Job.id))
-            .where(Job.batch_id == batch.id, Job.status == "failed")
+            .where(Job.batch_id == batch.id, Job.status == JobStatus.FAILED)
             .group_by(Job.error_code)
         ).all()
     }
@@ -195,7 +196,7 @@ def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
 
 
 def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dict[str, Any]]:
-    if job.status != "succeeded":
+    if job.status != JobStatus.SUCCEEDED:
         return []
     files = [(kind, name) for kind, name in OUTPUT_FILES.items() if kind in job.outputs]
     files.append(("manifest", "manifest.json"))
@@ -210,7 +211,3 @@ def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dic
             }
         )
     return out
-
-
-def batch_of(session: Session, batch_id: uuid.UUID) -> Batch | None:
-    return session.get(Batch, batch_id)

@@ -23,6 +23,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
+from ltb.states import ChunkStatus
 from ltb.storage import ObjectRef
 from worker.estimate import plan_options
 from worker.extract import ChunkPayload, extract_chunk
@@ -178,7 +179,7 @@ def _checkpoint(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> No
             claimed.chunk_id,
             owner=ctx.owner,
             or_pending=True,
-            status="done",
+            status=ChunkStatus.DONE,
             result_text=reply.text,
             finish_reason=reply.finish_reason,
         )
@@ -214,7 +215,11 @@ def _split(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
         )
         if halves is None:
             repo.finish_chunk(
-                session, claimed.chunk_id, owner=ctx.owner, status="failed", finish_reason="length"
+                session,
+                claimed.chunk_id,
+                owner=ctx.owner,
+                status=ChunkStatus.FAILED,
+                finish_reason="length",
             )
             repo.fail_job(
                 session,
@@ -226,7 +231,11 @@ def _split(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
             )
             return
         if not repo.finish_chunk(
-            session, claimed.chunk_id, owner=ctx.owner, status="split", finish_reason="length"
+            session,
+            claimed.chunk_id,
+            owner=ctx.owner,
+            status=ChunkStatus.SPLIT,
+            finish_reason="length",
         ):
             return
         rows = [
@@ -258,7 +267,7 @@ def _give_up(ctx: WorkerContext, claimed: Claimed, error: LtbError) -> None:
             session,
             claimed.chunk_id,
             owner=ctx.owner,
-            status="failed",
+            status=ChunkStatus.FAILED,
             error_code=error.code,
             error_message=error.message,
         )
@@ -280,7 +289,11 @@ def _hand_back(ctx: WorkerContext, claimed: Claimed) -> None:
     def release() -> None:
         with unit_of_work(ctx.sessions) as session:
             chunk = session.get(Chunk, claimed.chunk_id)
-            if chunk is None or chunk.lease_owner != ctx.owner or chunk.status != "running":
+            if (
+                chunk is None
+                or chunk.lease_owner != ctx.owner
+                or chunk.status != ChunkStatus.RUNNING
+            ):
                 return
             repo.abandon_pending_records(
                 session, chunk, dubbed=claimed.dubbed, price_table=ctx.prices.current()

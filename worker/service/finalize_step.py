@@ -26,6 +26,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
+from ltb.states import ChunkStatus, JobStage, JobStatus
 from ltb.storage import ObjectRef, StorageError, is_transient
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
@@ -90,7 +91,7 @@ def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     with unit_of_work(ctx.sessions) as session:
         row = session.get_one(Job, job_id)
         row.warnings = manifest["warnings"]
-        finish_job(session, row, status="succeeded", deliver=ctx.deliver_webhook)
+        finish_job(session, row, status=JobStatus.SUCCEEDED, deliver=ctx.deliver_webhook)
     log.info("job %s succeeded", job_id)
     remove_work(ctx, job_id)
 
@@ -114,7 +115,7 @@ def _hand_back(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     """Lets the reaper finalize the job again soon, after a transient failure."""
     with unit_of_work(ctx.sessions) as session:
         # Not progress: the stuck clock keeps running while a finalize fails.
-        session.execute(update(Job).where(Job.id == job_id).values(stage="translating"))
+        session.execute(update(Job).where(Job.id == job_id).values(stage=JobStage.TRANSLATING))
 
 
 def _publish(
@@ -122,7 +123,7 @@ def _publish(
 ) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix=f"finalize-{job.id}-", dir=_scratch(ctx)))
     try:
-        translated = [_translated(ctx, c) for c in chunks if c.status == "done"]
+        translated = [_translated(ctx, c) for c in chunks if c.status == ChunkStatus.DONE]
         assembled = assemble_outputs(
             translated,
             outputs=job.outputs,
@@ -140,7 +141,7 @@ def _publish(
         no_speech = job.chunks_total == 0
         warnings = [*job.warnings, *assembled.warnings]
         with unit_of_work(ctx.sessions) as session:
-            repo.set_stage(session, job.id, "publishing")
+            repo.set_stage(session, job.id, JobStage.PUBLISHING)
         for kind, path in paths.items():
             with _output_bucket(job.output_prefix):
                 ctx.store.upload_file(
