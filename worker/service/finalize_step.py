@@ -32,7 +32,7 @@ from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from worker.analysis import SourceAnalysis
 from worker.assemble import DubSettings, TranslatedChunk, assemble_outputs
-from worker.manifest import ChunkReport, build_manifest
+from worker.manifest import ChunkOutcome, build_manifest, chunk_reports
 from worker.service import repository as repo
 from worker.service.cleanup import remove_work
 from worker.service.context import WorkerContext
@@ -153,7 +153,7 @@ def _publish(
         manifest = build_manifest(
             job=_parameters(job),
             analysis=analysis,
-            chunks=[_report(c) for c in chunks],
+            chunks=chunk_reports(_outcome(c) for c in chunks),
             records=records,
             # The plan's estimate: the chunks it made, not the halves of later splits.
             estimate=TokenCounts.sum(
@@ -214,15 +214,12 @@ def _translated(ctx: WorkerContext, chunk: Chunk) -> TranslatedChunk:
     )
 
 
-def _report(chunk: Chunk) -> ChunkReport:
-    return ChunkReport(
-        index=chunk.idx,
-        span=Span(chunk.start_s, chunk.end_s),
-        speech_s=sum(b - a for a, b in chunk.speech),
-        estimated=TokenCounts.of(chunk, prefix="est_"),
-        status=chunk.status,
+def _outcome(chunk: Chunk) -> ChunkOutcome:
+    return ChunkOutcome(
+        chunk=repo.planned_from_row(chunk),
+        status=ChunkStatus(chunk.status),
         finish_reason=chunk.finish_reason,
-        cut_through_speech=chunk.cut_through_speech,
+        parent_index=chunk.parent_idx,
     )
 
 
