@@ -109,3 +109,12 @@ class Engine(StrEnum):
     engines that can build it, so a new engine states which kinds it offers."""
 
     FILE = "file"
+
+
+class OutputKind(StrEnum):
+    """A file a job can ask for; ltb/outputs.py says what each one is."""
+
+    TEXT = "text"
+    SRT = "srt"
+    VTT = "vtt"
+    WAV = "wav"

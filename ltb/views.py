@@ -15,16 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Batch, Job, UsageDaily, UsageRecord
+from ltb.outputs import MANIFEST_FILE, OUTPUTS
 from ltb.states import JOB_FINISHED, JobStatus
 from ltb.storage import ObjectRef, ObjectStore
 from ltb.usage import TOKEN_KINDS
 
-OUTPUT_FILES = {
-    "text": "translation.txt",
-    "srt": "subtitles.srt",
-    "vtt": "subtitles.vtt",
-    "wav": "dub.wav",
-}
+# Each output kind's file name, from the output registry.
+OUTPUT_FILES: dict[str, str] = {kind.value: spec.file_name for kind, spec in OUTPUTS.items()}
 # Plain strings: these are the keys of the batch view's counts.
 JOB_STATUSES: tuple[str, ...] = tuple(status.value for status in JobStatus)
 FINISHED = JOB_FINISHED
@@ -199,7 +196,7 @@ def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dic
     if job.status != JobStatus.SUCCEEDED:
         return []
     files = [(kind, name) for kind, name in OUTPUT_FILES.items() if kind in job.outputs]
-    files.append(("manifest", "manifest.json"))
+    files.append(("manifest", MANIFEST_FILE))
     out = []
     for kind, name in files:
         ref = ObjectRef.parse(job.output_prefix + name)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ltb.errors import LtbError
+from ltb.outputs import MANIFEST_FILE, spoken
 from ltb.pricing import PriceTable
 from ltb.settings import Settings
 from ltb.states import ChunkStatus
@@ -149,7 +150,7 @@ def translate_file(
         dub=dub,
         error=error.as_dict() if error else None,
     )
-    manifest_path = job.out_dir / "manifest.json"
+    manifest_path = job.out_dir / MANIFEST_FILE
     _write_json(manifest_path, manifest)
     return RunResult(outcome, manifest, manifest_path, outputs, error)
 
@@ -320,7 +321,7 @@ def _job_parameters(
         "target_lang": request.target_lang,
         "source_lang": request.source_lang,
         "outputs": list(request.outputs),
-        "voice": request.voice if "wav" in request.outputs else None,
+        "voice": request.voice if spoken(request.outputs) else None,
         "visual_context": "on" if request.visual_context else "off",
         "max_speed": job.max_speed,
         "concurrency": job.concurrency,

@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ltb.cli.app import app
-from ltb.cli.guard import guarded, on_off, parse_list
+from ltb.cli.guard import OUTPUT_CHOICES, guarded, on_off, parse_list
 from ltb.errors import RequestRefused
-from ltb.languages import AUDIO_TARGETS
+from ltb.languages import outputs_for
 from ltb.pricing import load_price_book
 from ltb.settings import get_settings
 
@@ -37,7 +37,7 @@ def translate(
     outputs: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated outputs: text, srt, vtt, wav. Default: all the target allows."
+            help=f"Comma-separated outputs: {OUTPUT_CHOICES}. Default: all the target allows."
         ),
     ] = None,
     voice: Annotated[str | None, typer.Option(help="Dub voice, e.g. Cherry, Nofish, Kiki.")] = None,
@@ -97,10 +97,9 @@ def run_translate(
         raise RequestRefused("--max-speed must lie between 1.0 and 1.5", code="invalid_option")
     if not 1 <= concurrency <= 64:
         raise RequestRefused("--concurrency must lie between 1 and 64", code="invalid_option")
-    default_outputs = "text,srt,vtt,wav" if target in AUDIO_TARGETS else "text,srt,vtt"
     request = TranslationRequest.checked(
         target_lang=target,
-        outputs=parse_list(outputs or default_outputs),
+        outputs=parse_list(outputs) if outputs else outputs_for(target),
         visual_context=on_off(visual_context, name="--visual-context"),
         source_lang=source,
         voice=voice,

@@ -22,6 +22,7 @@ from typing import Any
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
+from ltb.outputs import spoken
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
 from ltb.states import ChunkStatus
 from ltb.storage import ObjectRef
@@ -94,7 +95,7 @@ def _claim(ctx: WorkerContext, chunk_id: uuid.UUID) -> Claimed | None:
             planned=repo.planned_from_row(chunk),
             job=JobFacts.of(job),
             work_prefix=f"{ctx.settings.work_prefix.rstrip('/')}/{job.id}/",
-            dubbed="wav" in job.outputs,
+            dubbed=spoken(job.outputs),
         )
 
 

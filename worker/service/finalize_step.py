@@ -26,6 +26,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
+from ltb.outputs import MANIFEST_CONTENT_TYPE, MANIFEST_FILE, output_spec
 from ltb.states import ChunkStatus, JobStage, JobStatus
 from ltb.storage import ObjectRef, StorageError, is_transient
 from ltb.timeline import Span
@@ -39,13 +40,6 @@ from worker.service.context import WorkerContext
 from worker.service.heartbeat import JobHeartbeat
 
 log = logging.getLogger("ltb.worker.finalize")
-
-CONTENT_TYPES = {
-    "text": "text/plain; charset=utf-8",
-    "srt": "application/x-subrip; charset=utf-8",
-    "vtt": "text/vtt; charset=utf-8",
-    "wav": "audio/wav",
-}
 
 
 def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
@@ -147,7 +141,7 @@ def _publish(
                 ctx.store.upload_file(
                     path,
                     ObjectRef.parse(job.output_prefix + path.name),
-                    content_type=CONTENT_TYPES[kind],
+                    content_type=output_spec(kind).content_type,
                 )
         table = ctx.prices.by_id(job.price_table) if job.price_table else ctx.prices.current()
         manifest = build_manifest(
@@ -170,9 +164,9 @@ def _publish(
         )
         with _output_bucket(job.output_prefix):
             ctx.store.put_bytes(
-                ObjectRef.parse(job.output_prefix + "manifest.json"),
+                ObjectRef.parse(job.output_prefix + MANIFEST_FILE),
                 (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode(),
-                content_type="application/json",
+                content_type=MANIFEST_CONTENT_TYPE,
             )
         return manifest
     finally:

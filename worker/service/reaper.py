@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job, WebhookEvent
+from ltb.outputs import spoken
 from ltb.queue import DELIVER_WEBHOOK, FINALIZE_JOB, PLAN_JOB, TRANSLATE_CHUNK, queue_depth
 from ltb.states import (
     FINALIZE_STAGES,
@@ -92,7 +93,7 @@ def reap(ctx: WorkerContext) -> Sweep:
         revived: set[uuid.UUID] = set()
         for chunk, outputs in expired:
             repo.abandon_pending_records(
-                session, chunk, dubbed="wav" in outputs, price_table=ctx.prices.current()
+                session, chunk, dubbed=spoken(outputs), price_table=ctx.prices.current()
             )
             if chunk.attempts >= MAX_CLAIMS:
                 chunk.status, chunk.error_code = ChunkStatus.FAILED, "chunk_abandoned"
