@@ -39,7 +39,7 @@ from worker.usage_records import JsonlUsageLog
 class RunObserver(Protocol):
     def planned(self, plan: ChunkPlan) -> None: ...
     def chunk_started(self, chunk: PlannedChunk) -> None: ...
-    def chunk_finished(self, chunk: PlannedChunk, status: str) -> None: ...
+    def chunk_finished(self, chunk: PlannedChunk, status: ChunkStatus) -> None: ...
     def chunk_split(
         self, chunk: PlannedChunk, halves: tuple[PlannedChunk, PlannedChunk]
     ) -> None: ...
@@ -53,7 +53,7 @@ class _Silent:
     def chunk_started(self, chunk: PlannedChunk) -> None:
         pass
 
-    def chunk_finished(self, chunk: PlannedChunk, status: str) -> None:
+    def chunk_finished(self, chunk: PlannedChunk, status: ChunkStatus) -> None:
         pass
 
     def chunk_split(self, chunk: PlannedChunk, halves: tuple[PlannedChunk, PlannedChunk]) -> None:

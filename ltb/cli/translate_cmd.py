@@ -16,6 +16,7 @@ from ltb.errors import RequestRefused
 from ltb.languages import outputs_for
 from ltb.pricing import load_price_book
 from ltb.settings import get_settings
+from ltb.states import ChunkStatus
 
 if TYPE_CHECKING:
     # The media stack (numpy, PyAV, OpenCV) loads only when a command needs it,
@@ -163,10 +164,10 @@ class _ProgressView:
         label = f"chunk {chunk.index:>3} {chunk.span.start_s:7.1f}-{chunk.span.end_s:7.1f} s"
         self.tasks[chunk.index] = self.progress.add_task(label, total=1, note="queued")
 
-    def chunk_finished(self, chunk: PlannedChunk, status: str) -> None:
+    def chunk_finished(self, chunk: PlannedChunk, status: ChunkStatus) -> None:
         assert self.total is not None
         self.progress.update(self.tasks[chunk.index], completed=1, note=status)
-        if status == "done":
+        if status == ChunkStatus.DONE:
             self.progress.advance(self.total)
 
     def chunk_split(self, chunk: PlannedChunk, halves: tuple[PlannedChunk, PlannedChunk]) -> None:
@@ -196,7 +197,7 @@ def _print_summary(result: RunResult) -> None:
         console.print(f"[bold red]failed[/] {escape(error['code'])}: {escape(error['message'])}")
     if manifest["provider"] == "emulator":
         console.print("[yellow]Answered by the emulator: the translations are placeholders.[/]")
-    done = sum(1 for c in manifest["chunks"] if c["status"] == "done")
+    done = sum(1 for c in manifest["chunks"] if c["status"] == ChunkStatus.DONE)
     console.print(
         f"[bold]{done} chunks, {totals['requests']} requests[/] "
         f"({totals['estimated_requests']} with estimated usage)"

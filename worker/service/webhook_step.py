@@ -147,7 +147,7 @@ def _record(ctx: WorkerContext, claim: _Claim, outcome: _Outcome) -> None:
             return
         now = repo.now()
         if outcome.error is None:
-            event.status, event.delivered_at, event.last_error = "delivered", now, None
+            event.status, event.delivered_at, event.last_error = WebhookStatus.DELIVERED, now, None
         elif event.attempts != claim.attempt:
             return  # a later attempt holds the event now; its own outcome decides
         elif outcome.final or _window_closed(settings, event):
