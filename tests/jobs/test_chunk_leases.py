@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from job_support import MakeContext, new_job, new_tenant, sent
+from job_support import MakeContext, add_chunks, new_job, new_tenant, sent
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job, UsageRecord
@@ -27,31 +27,28 @@ LEASE_S = 60.0
 
 
 def _running_job(ctx: Any, *, chunks: int = 1, status: str = JobStatus.RUNNING) -> Job:
-    job = new_job(
+    return new_job(
         ctx.sessions,
         new_tenant(ctx.sessions),
         status=status,
         stage="translating",
         chunks_total=chunks,
     )
-    with unit_of_work(ctx.sessions) as session:
-        for idx in range(chunks):
-            session.add(
-                Chunk(
-                    tenant_id=job.tenant_id,
-                    job_id=job.id,
-                    idx=idx,
-                    start_s=idx * 5.0,
-                    end_s=idx * 5.0 + 5,
-                    speech=[[idx * 5.0, idx * 5.0 + 4]],
-                )
-            )
-    return job
 
 
-def _chunk_ids(ctx: Any, job_id: uuid.UUID) -> list[uuid.UUID]:
-    with unit_of_work(ctx.sessions) as session:
-        return [chunk.id for chunk in repo.chunks_of(session, job_id)]
+def _pending_chunk(ctx: Any, *, job_status: str = JobStatus.RUNNING) -> uuid.UUID:
+    """The one pending chunk of a new job in `job_status`."""
+    (chunk_id,) = add_chunks(ctx.sessions, _running_job(ctx, status=job_status), ["pending"])
+    return chunk_id
+
+
+def _claimed_chunk(ctx: Any, database_url: str | None = None) -> uuid.UUID:
+    """A chunk claimed by worker-a; its lease already ran out when `database_url` is given."""
+    chunk_id = _pending_chunk(ctx)
+    assert _claim(ctx, chunk_id, "worker-a") is not None
+    if database_url is not None:
+        _expire(database_url, chunk_id)
+    return chunk_id
 
 
 def _chunk(ctx: Any, chunk_id: uuid.UUID) -> Chunk:
@@ -75,7 +72,7 @@ def _expire(database_url: str, chunk_id: uuid.UUID) -> None:
 
 def test_a_pending_chunk_of_a_running_job_is_claimed_with_a_lease(make_ctx: MakeContext) -> None:
     ctx = make_ctx()
-    (chunk_id,) = _chunk_ids(ctx, _running_job(ctx).id)
+    chunk_id = _pending_chunk(ctx)
 
     claimed = _claim(ctx, chunk_id, "worker-a")
 
@@ -90,8 +87,7 @@ def test_a_pending_chunk_of_a_running_job_is_claimed_with_a_lease(make_ctx: Make
 
 def test_a_chunk_on_a_live_lease_is_refused_to_another_worker(make_ctx: MakeContext) -> None:
     ctx = make_ctx()
-    (chunk_id,) = _chunk_ids(ctx, _running_job(ctx).id)
-    assert _claim(ctx, chunk_id, "worker-a") is not None
+    chunk_id = _claimed_chunk(ctx)
 
     assert _claim(ctx, chunk_id, "worker-b") is None
     assert _chunk(ctx, chunk_id).lease_owner == "worker-a"
@@ -101,9 +97,7 @@ def test_a_chunk_whose_lease_expired_is_claimed_again_and_the_claim_counted(
     make_ctx: MakeContext, database_url: str
 ) -> None:
     ctx = make_ctx()
-    (chunk_id,) = _chunk_ids(ctx, _running_job(ctx).id)
-    assert _claim(ctx, chunk_id, "worker-a") is not None
-    _expire(database_url, chunk_id)
+    chunk_id = _claimed_chunk(ctx, database_url)
 
     claimed = _claim(ctx, chunk_id, "worker-b")
 
@@ -114,7 +108,7 @@ def test_a_chunk_whose_lease_expired_is_claimed_again_and_the_claim_counted(
 def test_no_chunk_is_claimed_unless_its_job_is_running(make_ctx: MakeContext) -> None:
     ctx = make_ctx()
     for status in (JobStatus.QUEUED, JobStatus.CANCELLED, JobStatus.FAILED):
-        (chunk_id,) = _chunk_ids(ctx, _running_job(ctx, status=status).id)
+        chunk_id = _pending_chunk(ctx, job_status=status)
 
         assert _claim(ctx, chunk_id, "worker-a") is None, status
         assert _chunk(ctx, chunk_id).status == ChunkStatus.PENDING
@@ -124,9 +118,7 @@ def test_only_the_holder_renews_a_lease_and_a_released_chunk_is_pending_again(
     make_ctx: MakeContext, database_url: str
 ) -> None:
     ctx = make_ctx()
-    (chunk_id,) = _chunk_ids(ctx, _running_job(ctx).id)
-    assert _claim(ctx, chunk_id, "worker-a") is not None
-    _expire(database_url, chunk_id)
+    chunk_id = _claimed_chunk(ctx, database_url)
     expired_at = _chunk(ctx, chunk_id).lease_until
     assert expired_at is not None
 
@@ -155,9 +147,7 @@ def test_a_worker_that_lost_its_lease_to_another_cannot_finish_the_chunk(
     make_ctx: MakeContext, database_url: str
 ) -> None:
     ctx = make_ctx()
-    (chunk_id,) = _chunk_ids(ctx, _running_job(ctx).id)
-    assert _claim(ctx, chunk_id, "worker-a") is not None
-    _expire(database_url, chunk_id)
+    chunk_id = _claimed_chunk(ctx, database_url)
     assert _claim(ctx, chunk_id, "worker-b") is not None
 
     with unit_of_work(ctx.sessions) as session:
@@ -188,8 +178,7 @@ def test_a_reply_in_hand_is_kept_when_the_lease_was_lost_but_nobody_claimed_sinc
     make_ctx: MakeContext,
 ) -> None:
     ctx = make_ctx()
-    (chunk_id,) = _chunk_ids(ctx, _running_job(ctx).id)
-    assert _claim(ctx, chunk_id, "worker-a") is not None
+    chunk_id = _claimed_chunk(ctx)
     with unit_of_work(ctx.sessions) as session:
         repo.release_lease(session, chunk_id, owner="worker-a")  # as the reaper would
 
@@ -226,7 +215,7 @@ def test_the_reaper_returns_an_expired_chunk_to_pending_sends_it_and_closes_its_
 ) -> None:
     ctx = make_ctx()
     job = _running_job(ctx)
-    (chunk_id,) = _chunk_ids(ctx, job.id)
+    (chunk_id,) = add_chunks(ctx.sessions, job, ["pending"])
     assert _claim(ctx, chunk_id, "worker-a") is not None
     with unit_of_work(ctx.sessions) as session:
         bind_factories(session)
@@ -251,8 +240,7 @@ def test_the_reaper_returns_an_expired_chunk_to_pending_sends_it_and_closes_its_
 
 def test_the_reaper_leaves_a_chunk_on_a_live_lease_alone(make_ctx: MakeContext) -> None:
     ctx = make_ctx()
-    (chunk_id,) = _chunk_ids(ctx, _running_job(ctx).id)
-    assert _claim(ctx, chunk_id, "worker-a") is not None
+    chunk_id = _claimed_chunk(ctx)
 
     sweep = reap(ctx)
 
@@ -265,7 +253,7 @@ def test_a_chunk_claimed_max_claims_times_is_failed_as_abandoned_and_fails_its_j
 ) -> None:
     ctx = make_ctx()
     job = _running_job(ctx)
-    (chunk_id,) = _chunk_ids(ctx, job.id)
+    (chunk_id,) = add_chunks(ctx.sessions, job, ["pending"])
     # Every claim died with its worker: the lease ran out each time.
     for n in range(MAX_CLAIMS):
         assert _claim(ctx, chunk_id, f"worker-{n}") is not None
