@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest services bench clean
+.PHONY: install demo test lint typecheck pytest services browser bench chaos openapi clean
 
 install: $(STAMP)
 
@@ -31,13 +31,32 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install services
+# The console's browser tests drive Debian's chromium. Installed with apt-get when this
+# user may (root, or password-less sudo); otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  fi; } >/dev/null || true
+	@command -v chromium >/dev/null 2>&1 || echo "chromium is not installed and could not be installed here: the console's browser tests (tests/console) will be skipped"
+
+pytest: install services browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: install services lint typecheck pytest
 
+# The published API contract; a test fails when the app's document differs from it.
+openapi: install
+	$(BIN)/python -m api.openapi_doc
+
+# Every suite, chaos included; each writes its figures into bench-results.json.
 bench: install services
 	$(BIN)/python -m benchmarks
+
+# Kills workers and restarts Redis, Postgres and S3 under load: private servers of its own.
+chaos: install
+	$(BIN)/python -m benchmarks chaos
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .ltb demo-out

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from api import health
 from api.batches import endpoints as batches
 from api.body_limit import BodyLimit
+from api.console import endpoints as console
 from api.context import ServiceContext
 from api.deps import KeyCache
 from api.errors import install_error_handlers
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, dependencies=per_tenant)
     app.include_router(batches.router, dependencies=per_tenant)
     app.include_router(usage.router, dependencies=per_tenant)
+    app.include_router(console.router)  # /console: its pages resolve the tenant themselves
     return app
 
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from celery import Celery
-from fastapi import BackgroundTasks
 from sqlalchemy.orm import Session, sessionmaker
 
+from ltb.db.engine import after_commit
 from ltb.pricing import PriceBook
 from ltb.queue import DELIVER_WEBHOOK
 from ltb.settings import Settings
 from ltb.storage import ObjectStore
-
-log = logging.getLogger("ltb.api")
 
 
 @dataclass
@@ -30,42 +26,24 @@ class ServiceContext:
 
 @dataclass
 class UnitOfWork:
-    """A request's session, and the tasks to enqueue once its work is committed.
+    """A request's session, and the tasks to send once the request's transaction commits.
 
-    Tasks are sent only after the commit: a task must never point at rows a rollback
-    erased. They go out once the response is on its way (a background task), so the
-    client never waits for the broker; if sending fails, or the process dies first, the
-    rows stay queued and the reaper sends them later.
+    It never commits: the request's session dependency (`api.deps.get_transaction`) does,
+    after the handler returns, and then sends what waits in the session's after-commit
+    queue once the response is on its way, so the client never waits for the broker. If
+    sending fails, or the process dies first, the rows stay queued and the reaper sends
+    them later.
     """
 
     session: Session
     queue: Celery
-    background: BackgroundTasks
-    _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def enqueue(self, task: str, *args: str) -> None:
         def send() -> None:
             self.queue.send_task(task, args=list(args))
 
-        self._after_commit.append(send)
+        after_commit(self.session, send)
 
     def deliver_webhook(self, event_id: uuid.UUID) -> None:
-        """Queues a webhook event's delivery task; ltb.lifecycle calls it after the commit."""
-
-        def send() -> None:
-            self.queue.send_task(DELIVER_WEBHOOK, args=[str(event_id)])
-
-        self.background.add_task(_send_quietly, send)
-
-    def commit(self) -> None:
-        self.session.commit()
-        pending, self._after_commit = self._after_commit, []
-        for send in pending:
-            self.background.add_task(_send_quietly, send)
-
-
-def _send_quietly(send: Callable[[], None]) -> None:
-    try:
-        send()
-    except Exception:
-        log.warning("could not enqueue a task; the reaper will", exc_info=True)
+        """Sends a webhook event's delivery task; ltb.lifecycle queues this call after the commit."""
+        self.queue.send_task(DELIVER_WEBHOOK, args=[str(event_id)])

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError
+from ltb.db.engine import commit, rollback, run_quietly
 from ltb.db.models import ApiKey, Tenant
 from ltb.tenancy import hash_key
 
@@ -31,17 +32,35 @@ ContextDep = Annotated[ServiceContext, Depends(get_context)]
 
 
 def get_session(context: ContextDep) -> Iterator[Session]:
+    """Where a request's session comes from (tests hand in theirs); it closes once the
+    response is sent."""
     with context.sessions() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+def get_transaction(
+    session: Annotated[Session, Depends(get_session)], background: BackgroundTasks
+) -> Iterator[Session]:
+    """The request's one transaction: committed when the handler returns, before the
+    response is sent (so a 2xx means the write is durable); rolled back if the handler
+    raises. What the handler queued with `after_commit` goes out after the commit, once
+    the response is on its way. Handlers and services never commit."""
+    try:
+        yield session
+        actions = commit(session)
+    except BaseException:
+        rollback(session)
+        raise
+    for action in actions:
+        background.add_task(run_quietly, action)
 
 
-async def get_unit_of_work(
-    session: SessionDep, context: ContextDep, background: BackgroundTasks
-) -> UnitOfWork:
-    return UnitOfWork(session=session, queue=context.queue, background=background)
+# Function scope: the commit happens as the handler returns, not after the response.
+SessionDep = Annotated[Session, Depends(get_transaction, scope="function")]
+
+
+async def get_unit_of_work(session: SessionDep, context: ContextDep) -> UnitOfWork:
+    return UnitOfWork(session=session, queue=context.queue)
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]

@@ -3,23 +3,42 @@ storage: every configured bucket exists and takes writes)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from sqlalchemy import text
 
 from api.deps import ContextDep
 from ltb.buckets import check_buckets
 from ltb.errors import LtbError
+from ltb.schemas import Outside
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+class Liveness(Outside):
+    status: Literal["ok"]
+
+
+class Readiness(Outside):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(
+        description="database, broker, storage: `ok`, or `error: ` and what failed."
+    )
+
+
+@router.get("/healthz", response_model=Liveness)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Something it needs is not ready."}},
+)
 def readyz(context: ContextDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, get_args
+from typing import Any
 
 from celery import Celery
 from fastapi import APIRouter, Request, Response
@@ -54,16 +54,15 @@ from sqlalchemy import ColumnElement, case, extract, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from api.deps import ContextDep, SessionDep
-from api.jobs.schemas import JobStatus
 from ltb.db.models import Chunk, Job, UsageDaily, utcnow
 from ltb.queue import queue_depth
 from ltb.usage import TOKEN_KINDS
+from ltb.views import JOB_STATUSES
 
 log = logging.getLogger("ltb.api.metrics")
 
 router = APIRouter(tags=["health"])
 
-JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 # Upper bounds of the chunk duration buckets, in seconds. Past ten minutes (the default
 # chunk lease) a chunk is an outlier to look at, not a shape to resolve: +Inf holds it.
 CHUNK_DURATION_BUCKETS_S = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)

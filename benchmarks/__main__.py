@@ -1,7 +1,8 @@
 """Runs the benchmarks and writes their figures to bench-results.json at the repository root.
 
     python -m benchmarks                 # all of them
-    python -m benchmarks media fleet     # some of them, merged into the existing file
+    python -m benchmarks media memory    # some of them, merged into the existing file
+    python -m benchmarks chaos           # the chaos suite alone (also: make chaos)
 
 Each module exposes `run() -> dict`; its figures go under its own key, except the
 fleet benchmark's, which are written at the top level as the issue specifies.
@@ -24,6 +25,8 @@ SUITES = {
     "media": "benchmarks.media_bench",
     "translate": "benchmarks.translate_bench",
     "fleet": "benchmarks.fleet_bench",
+    "chaos": "benchmarks.chaos_bench",
+    "memory": "benchmarks.memory_bench",
 }
 # Figures these suites produce are written at the top level of the file.
 TOP_LEVEL = {"fleet"}

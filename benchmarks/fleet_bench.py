@@ -13,9 +13,6 @@
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -26,8 +23,17 @@ from typing import Any
 import httpx
 import psycopg
 
+from benchmarks._service import (
+    api_process,
+    beat_process,
+    quantile,
+    service_env,
+    tenant_with_key,
+    use_test_support,
+    worker_process,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
-LTB = Path(sys.executable).parent / "ltb"
 CACHE = ROOT / ".ltb" / "bench-media" / "fleet"
 
 JOBS = 200
@@ -47,14 +53,14 @@ KEY = "sk-fleet-bench-0000000000000000"
 
 
 def run() -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "tests"))
+    use_test_support()
     from ltb.storage import ObjectRef
 
     from support.emulator import start_emulator
     from support.postgres import fresh_database
-    from support.processes import free_port, running
+    from support.processes import free_port
     from support.redis_server import redis_server
-    from support.s3 import AWS_TEST_ENV, moto_server, s3_store
+    from support.s3 import moto_server, s3_store
 
     sources = _sources()
     logs = CACHE / "logs"
@@ -83,55 +89,29 @@ def run() -> dict[str, Any]:
         store = s3_store(endpoint, "media", "ltb-outputs")
         for path in sources:
             store.upload_file(path, ObjectRef.parse(f"s3://media/bench/fleet/{path.name}"))
-        env = {
-            **os.environ,
-            **AWS_TEST_ENV,
-            "LTB_PROFILE": "production",
-            "LTB_HOME": str(home),
-            "LTB_SCRATCH_DIR": str(home / "scratch"),
-            "LTB_DATABASE_URL": database,
-            "LTB_BROKER_URL": redis.url,
-            "LTB_S3_ENDPOINT_URL": endpoint,
-            "LTB_OUTPUT_BUCKET": "ltb-outputs",
-            "LTB_WORK_PREFIX": "s3://ltb-outputs/_work/",
-            "DASHSCOPE_API_KEY": KEY,
-            "LTB_PROVIDER_BASE_URL": emulator.base_url,
-            "LTB_QUOTA_RPM": str(RPM),
-            "LTB_QUOTA_TPM": str(TPM),
-            "LTB_REAPER_INTERVAL_S": "5",
-        }
-        _ltb(env, "tenants", "create", "bench", "--allow", "s3://media/bench/")
-        api_key = _ltb(env, "keys", "create", "--tenant", "bench")
+        env = service_env(
+            home=home,
+            database_url=database,
+            broker_url=redis.url,
+            s3_endpoint=endpoint,
+            provider_base_url=emulator.base_url,
+            provider_key=KEY,
+            extra={
+                "LTB_QUOTA_RPM": str(RPM),
+                "LTB_QUOTA_TPM": str(TPM),
+                "LTB_REAPER_INTERVAL_S": "5",
+            },
+        )
+        api_key = tenant_with_key(env, "bench", "s3://media/bench/")
         port = free_port()
         api_url = f"http://127.0.0.1:{port}"
-        stack.enter_context(
-            running(
-                [
-                    *(str(LTB), "api", "--port", str(port), "--workers", "2"),
-                    *("--metrics-port", str(free_port())),
-                ],
-                ready_url=f"{api_url}/healthz",
-                env=env,
-                log_path=logs / "api.log",
-            )
-        )
+        stack.enter_context(api_process(env, port, logs / "api.log"))
         with ExitStack() as fleet:
             for i in range(WORKERS):
                 fleet.enter_context(
-                    running(
-                        [
-                            str(LTB),
-                            "worker",
-                            "--concurrency",
-                            str(WORKER_CONCURRENCY),
-                            "--loglevel",
-                            "info",
-                        ],
-                        env=env,
-                        log_path=logs / f"worker-{i}.log",
-                    )
+                    worker_process(env, logs / f"worker-{i}.log", concurrency=WORKER_CONCURRENCY)
                 )
-            fleet.enter_context(running([str(LTB), "beat"], env=env, log_path=logs / "beat.log"))
+            fleet.enter_context(beat_process(env, logs / "beat.log"))
             saturation = _saturate(api_url, api_key, database, emulator.ledger)
         emulator.reset()
         naive = _naive_loop(sources[:NAIVE_FILES], emulator.base_url)
@@ -205,8 +185,8 @@ def _saturate(api_url: str, key: str, database: str, ledger: Any) -> dict[str, A
             sum(1 for e in entries if e["status"] == 429) / max(1, len(entries)), 4
         ),
         "job_latency_s": {
-            "p50": round(_quantile(latencies, 0.5), 1),
-            "p95": round(_quantile(latencies, 0.95), 1),
+            "p50": round(quantile(latencies, 0.5), 1),
+            "p95": round(quantile(latencies, 0.95), 1),
         },
         "elapsed_s": round(elapsed_s, 1),
         "files_per_min": JOBS / (elapsed_s / 60),
@@ -287,14 +267,14 @@ def _api_latency(api_url: str, key: str) -> dict[str, Any]:
         "client_processes": CLIENT_PROCESSES,
         "client_interval_s": CLIENT_INTERVAL_S,
         "requests_per_s": round((len(posts) + len(gets)) / paced_s, 1),
-        "post_p50": round(_quantile(posts, 0.5), 1),
-        "post_p99": round(_quantile(posts, 0.99), 1),
-        "get_p50": round(_quantile(gets, 0.5), 1),
-        "get_p99": round(_quantile(gets, 0.99), 1),
+        "post_p50": round(quantile(posts, 0.5), 1),
+        "post_p99": round(quantile(posts, 0.99), 1),
+        "get_p50": round(quantile(gets, 0.5), 1),
+        "get_p99": round(quantile(gets, 0.99), 1),
         "closed_loop_requests_per_s": round(
             (len(saturated_posts) + len(saturated_gets)) / saturated_s, 1
         ),
-        "closed_loop_post_p50": round(_quantile(saturated_posts, 0.5), 1),
+        "closed_loop_post_p50": round(quantile(saturated_posts, 0.5), 1),
     }
 
 
@@ -396,8 +376,8 @@ def _usage_report(api_url: str, key: str, database: str) -> dict[str, Any]:
         groups = len(response.json()["rows"])
     return {
         "rows": int(rows),
-        "p50": round(_quantile(timings[5:], 0.5), 1),
-        "p99": round(_quantile(timings[5:], 0.99), 1),
+        "p50": round(quantile(timings[5:], 0.5), 1),
+        "p99": round(quantile(timings[5:], 0.99), 1),
         "groups": groups,
         "bulk_load_s": round(load_s, 1),
     }
@@ -418,15 +398,3 @@ def _sources() -> list[Path]:
         if not path.exists():
             sf.write(path, speech_samples(SOURCE_S, seed=1000 + i), RATE_HZ, subtype="PCM_16")
     return paths
-
-
-def _ltb(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([str(LTB), *args], env=env, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
-
-
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]

@@ -11,13 +11,15 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+# Re-exported: the after-commit queue used to live here, and callers may still import it.
+from ltb.db.engine import after_commit as after_commit
 from ltb.db.models import Batch, Job, WebhookEvent
 from ltb.states import JOB_ACTIVE, JOB_EVENTS, BatchStatus, EventType, JobStatus
 
 # The statuses a job can still leave, for modules that imported them from here.
 ACTIVE = JOB_ACTIVE
 
-# Called with the id of each webhook event to deliver once the transaction has committed.
+# Called with the id of each webhook event to deliver, from the session's after-commit queue.
 Deliver = Callable[[uuid.UUID], None]
 
 
@@ -135,11 +137,6 @@ def _event(
     if deliver is not None:
         event_id = row.id
         after_commit(session, lambda: deliver(event_id))
-
-
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Runs `action` once the session's current transaction commits; never if it rolls back."""
-    session.info.setdefault("after_commit", []).append(action)
 
 
 def cancel_batch_jobs(session: Session, batch: Batch, *, deliver: Deliver | None = None) -> int:

@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     # How long a chunk's claim lasts without renewal before the reaper hands it to another
     # worker. The holder renews it every third of this while it works, so it can be short:
     # a killed worker's chunk is taken over within this plus the reaper's interval.
-    chunk_lease_s: int = Field(default=60, ge=3)
-    reaper_interval_s: float = Field(default=30.0, gt=0)
+    chunk_lease_s: int = Field(default=45, ge=3)
+    reaper_interval_s: float = Field(default=15.0, gt=0)
     # Queued work that has not moved for this long, with the queue empty, lost its message.
     reaper_stale_s: float = 60.0
     # A job that has made no progress for this long while work of its own was runnable,

@@ -28,9 +28,9 @@ JOB_ACTIVE: frozenset[JobStatus] = frozenset({JobStatus.QUEUED, JobStatus.RUNNIN
 JOB_FINISHED: frozenset[JobStatus] = frozenset(JobStatus) - JOB_ACTIVE
 
 
+# Where a running job is; null before its plan starts. (No docstring: the API's OpenAPI
+# document carries the enums' docstrings as descriptions.)
 class JobStage(StrEnum):
-    """Where a running job is; null before its plan starts."""
-
     FETCHING = "fetching"
     PROBING = "probing"
     PLANNING = "planning"
@@ -111,8 +111,9 @@ class Engine(StrEnum):
     FILE = "file"
 
 
+# ltb/outputs.py says what each kind is.
 class OutputKind(StrEnum):
-    """A file a job can ask for; ltb/outputs.py says what each one is."""
+    """What a job can produce (ltb.languages.OUTPUT_KINDS)."""
 
     TEXT = "text"
     SRT = "srt"

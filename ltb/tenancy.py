@@ -149,12 +149,30 @@ def create_key(session: Session, *, tenant: Tenant) -> str:
     return key
 
 
+def create_operator_key(session: Session) -> str:
+    """A new operator key: no tenant, read-only across tenants in the console's fleet
+    view. The tenant API refuses it. Printed once, stored hashed, like a tenant key."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiKey(tenant_id=None, operator=True, key_hash=hash_key(key), display_prefix=key[:12])
+    )
+    session.flush()
+    return key
+
+
 def list_keys(session: Session, *, tenant: Tenant) -> list[ApiKey]:
     """The tenant's keys, revoked ones included, oldest first."""
     return list(
         session.scalars(
             select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.created_at)
         )
+    )
+
+
+def list_operator_keys(session: Session) -> list[ApiKey]:
+    """The operator keys, revoked ones included, oldest first."""
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.operator.is_(True)).order_by(ApiKey.created_at))
     )
 
 

@@ -1,8 +1,9 @@
 """How a job and a batch look from outside: the body of GET /v1/jobs/{id} and
 GET /v1/batches/{id}, and of the webhooks about them.
 
-Shared by the API (which validates it against its OpenAPI schemas) and the workers
-(which send it as webhook bodies), so the two can never describe a job differently.
+Built through the models of ltb.schemas, for the API (which answers with them) and the
+workers (which send them as webhook bodies), so the two can never describe a job
+differently, and a key the models do not declare fails instead of leaking out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ltb.db.models import Batch, Job, UsageDaily, UsageRecord
 from ltb.outputs import MANIFEST_FILE, OUTPUTS
+from ltb.schemas import BatchView, JobView
 from ltb.states import JOB_FINISHED, JobStatus
 from ltb.storage import ObjectRef, ObjectStore
 from ltb.usage import TOKEN_KINDS
@@ -37,6 +39,25 @@ def job_view(
     presign_expiry_s: int,
     just_created: bool = False,
 ) -> dict[str, Any]:
+    """The job's webhook body: exactly the JSON form of what GET /v1/jobs/{id} answers."""
+    return job_model(
+        session, job, store=store, presign_expiry_s=presign_expiry_s, just_created=just_created
+    ).model_dump(mode="json")
+
+
+def batch_view(session: Session, batch: Batch) -> dict[str, Any]:
+    """The batch's webhook body: exactly the JSON form of what GET /v1/batches/{id} answers."""
+    return batch_model(session, batch).model_dump(mode="json")
+
+
+def job_model(
+    session: Session,
+    job: Job,
+    *,
+    store: ObjectStore,
+    presign_expiry_s: int,
+    just_created: bool = False,
+) -> JobView:
     """The job as GET /v1/jobs/{id} shows it. A job `just_created` has no usage to sum."""
     usage = dict(_NO_USAGE) if just_created else _usage(session, [UsageRecord.job_id == job.id])
     percent = (
@@ -44,42 +65,44 @@ def job_view(
         if job.status == JobStatus.SUCCEEDED
         else (100.0 * job.chunks_done / job.chunks_total if job.chunks_total else 0.0)
     )
-    return {
-        "id": job.id,
-        "status": job.status,
-        "stage": job.stage,
-        "progress": {
-            "chunks_done": job.chunks_done,
-            "chunks_total": job.chunks_total,
-            "percent": round(percent, 1),
-        },
-        "estimate": {
-            "input_tokens": job.est_input_tokens,
-            "output_tokens": job.est_output_tokens,
-            "cost": float(job.est_cost) if job.est_cost is not None else None,
-        },
-        "usage": usage | {"currency": job.currency, "price_table": job.price_table},
-        "outputs": _outputs(job, store=store, presign_expiry_s=presign_expiry_s),
-        "error": {"code": job.error_code, "message": job.error_message or ""}
-        if job.error_code
-        else None,
-        "labels": job.labels,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "source_uri": job.source_uri,
-        "target_lang": job.target_lang,
-        "source_lang": job.source_lang,
-        "requested_outputs": job.outputs,
-        "visual_context": "on" if job.visual_context else "off",
-        "batch_id": job.batch_id,
-        "callback_url": job.callback_url,
-        "warnings": job.warnings,
-        "provider": job.provider,
-    }
+    return JobView.model_validate(
+        {
+            "id": job.id,
+            "status": job.status,
+            "stage": job.stage,
+            "progress": {
+                "chunks_done": job.chunks_done,
+                "chunks_total": job.chunks_total,
+                "percent": round(percent, 1),
+            },
+            "estimate": {
+                "input_tokens": job.est_input_tokens,
+                "output_tokens": job.est_output_tokens,
+                "cost": float(job.est_cost) if job.est_cost is not None else None,
+            },
+            "usage": usage | {"currency": job.currency, "price_table": job.price_table},
+            "outputs": _outputs(job, store=store, presign_expiry_s=presign_expiry_s),
+            "error": {"code": job.error_code, "message": job.error_message or ""}
+            if job.error_code
+            else None,
+            "labels": job.labels,
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+            "source_uri": job.source_uri,
+            "target_lang": job.target_lang,
+            "source_lang": job.source_lang,
+            "requested_outputs": job.outputs,
+            "visual_context": "on" if job.visual_context else "off",
+            "batch_id": job.batch_id,
+            "callback_url": job.callback_url,
+            "warnings": job.warnings,
+            "provider": job.provider,
+        }
+    )
 
 
-def batch_view(session: Session, batch: Batch) -> dict[str, Any]:
+def batch_model(session: Session, batch: Batch) -> BatchView:
     """The batch as GET /v1/batches/{id} shows it: counts, progress, usage, cost, failures."""
     counts = dict.fromkeys(JOB_STATUSES, 0)
     by_target: dict[str, dict[str, int]] = {}
@@ -115,38 +138,42 @@ def batch_view(session: Session, batch: Batch) -> dict[str, Any]:
             .group_by(Job.error_code)
         ).all()
     }
-    return {
-        "id": batch.id,
-        "status": batch.status,
-        "created_at": batch.created_at,
-        "completed_at": batch.completed_at,
-        "source_prefix": batch.source_prefix,
-        "target_langs": batch.target_langs,
-        "labels": batch.labels,
-        "callback_url": batch.callback_url,
-        "jobs_total": batch.jobs_total,
-        "counts": counts,
-        "by_target": by_target,
-        "progress": {
-            "jobs_finished": finished,
+    return BatchView.model_validate(
+        {
+            "id": batch.id,
+            "status": batch.status,
+            "created_at": batch.created_at,
+            "completed_at": batch.completed_at,
+            "source_prefix": batch.source_prefix,
+            "target_langs": batch.target_langs,
+            "labels": batch.labels,
+            "callback_url": batch.callback_url,
             "jobs_total": batch.jobs_total,
-            "percent": round(100.0 * finished / batch.jobs_total, 1) if batch.jobs_total else 100.0,
-            "chunks_done": chunks_done,
-            "chunks_total": chunks_total,
-        },
-        "usage": _batch_usage(session, batch),
-        "failures": [
-            {
-                "job_id": job_id,
-                "source_uri": uri,
-                "target_lang": target,
-                "code": code,
-                "message": message or "",
-            }
-            for job_id, uri, target, code, message in failures
-        ],
-        "failure_codes": failure_codes,
-    }
+            "counts": counts,
+            "by_target": by_target,
+            "progress": {
+                "jobs_finished": finished,
+                "jobs_total": batch.jobs_total,
+                "percent": round(100.0 * finished / batch.jobs_total, 1)
+                if batch.jobs_total
+                else 100.0,
+                "chunks_done": chunks_done,
+                "chunks_total": chunks_total,
+            },
+            "usage": _batch_usage(session, batch),
+            "failures": [
+                {
+                    "job_id": job_id,
+                    "source_uri": uri,
+                    "target_lang": target,
+                    "code": code,
+                    "message": message or "",
+                }
+                for job_id, uri, target, code, message in failures
+            ],
+            "failure_codes": failure_codes,
+        }
+    )
 
 
 _NO_USAGE: dict[str, Any] = {f"{kind}_tokens": 0 for kind in TOKEN_KINDS} | {

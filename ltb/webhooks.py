@@ -70,7 +70,12 @@ def check_callback_url(url: str, *, allow_private: bool) -> str:
 
 def resolve_callback(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> Target:
     """Checks `url`, resolves its host once and refuses it if any address is not public."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # brackets around something that is no IPv6 address
+        raise RequestRefused(
+            "callback_url is not a valid URL", code="invalid_callback_url"
+        ) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RequestRefused(
             "callback_url must be an http(s) URL with a host", code="invalid_callback_url"
@@ -118,7 +123,8 @@ def _addresses(host: str, port: int, resolver: Resolver) -> list[Address]:
         pass
     try:
         addresses = resolver(host, port)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
+        # UnicodeError: a host name IDNA cannot encode, which no DNS answer can name.
         raise RequestRefused(
             f"callback_url host {host!r} does not resolve", code="invalid_callback_url"
         ) from exc

@@ -2,48 +2,58 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from api.jobs.schemas import (
+    Budget,
+    CallbackUrl,
+    Labels,
+    LanguageCode,
+    OutputKind,
+    S3Prefix,
+    S3Uri,
+    VisualContext,
+    VoiceName,
+)
+from ltb.languages import LANGUAGES
+from ltb.schemas import BatchView
 
-from api.jobs.schemas import Budget, Labels, OutputKind, TokenTotals, Uri
+__all__ = ["BatchCreate", "BatchView"]
 
 # The most sources one batch may name; LTB_MAX_BATCH_JOBS caps sources × targets below it.
 MAX_SOURCES = 50_000
-Lang = Annotated[str, StringConstraints(max_length=16)]
-Voice = Annotated[str, StringConstraints(max_length=64)]
 
 
 class BatchCreate(BaseModel):
     """POST /v1/batches: either `sources` or `source_prefix`, and the target languages."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
-    sources: list[Uri] | None = Field(
+    sources: list[S3Uri] | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_SOURCES,
         description=f"s3://bucket/key of each source, at most {MAX_SOURCES:,}.",
     )
-    source_prefix: Uri | None = Field(
+    source_prefix: S3Prefix | None = Field(
         default=None,
         description="s3://bucket/prefix/: every media file under it (paginated listing).",
     )
-    target_langs: list[Lang] = Field(min_length=1, max_length=18)
-    source_lang: Lang | None = None
-    outputs: list[OutputKind] = Field(default=["text", "srt"], min_length=1)
-    voice: Voice | None = Field(
+    target_langs: list[LanguageCode] = Field(min_length=1, max_length=len(LANGUAGES))
+    source_lang: LanguageCode | None = None
+    outputs: list[OutputKind] = Field(default=[OutputKind.TEXT, OutputKind.SRT], min_length=1)
+    voice: VoiceName | None = Field(
         default=None, description="Dub voice for every target that has no entry in `voices`."
     )
-    voices: dict[Lang, Voice] = Field(
-        default_factory=dict, max_length=18, description="Dub voice per target language."
+    voices: dict[LanguageCode, VoiceName] = Field(
+        default_factory=dict,
+        max_length=len(LANGUAGES),
+        description="Dub voice per target language (each one of `target_langs`).",
     )
-    visual_context: Literal["off", "on"] = "off"
+    visual_context: VisualContext = VisualContext.OFF
     labels: Labels = Field(default_factory=dict)
     budget: Budget | None = Field(default=None, description="Applies to each job.")
-    callback_url: Uri | None = Field(
+    callback_url: CallbackUrl | None = Field(
         default=None, description="Receives job.* for each job and batch.completed at the end."
     )
     estimate_only: bool = False
@@ -53,43 +63,3 @@ class BatchCreate(BaseModel):
         if (self.sources is None) == (self.source_prefix is None):
             raise ValueError("give either sources or source_prefix, not both and not neither")
         return self
-
-
-class BatchProgress(BaseModel):
-    jobs_finished: int
-    jobs_total: int
-    percent: float
-    chunks_done: int
-    chunks_total: int
-
-
-class BatchUsage(TokenTotals):
-    currency: str | None
-
-
-class Failure(BaseModel):
-    job_id: uuid.UUID
-    source_uri: str
-    target_lang: str
-    code: str | None
-    message: str
-
-
-class BatchView(BaseModel):
-    """GET /v1/batches/{id}"""
-
-    id: uuid.UUID
-    status: Literal["open", "completed", "cancelled"]
-    created_at: datetime
-    completed_at: datetime | None
-    source_prefix: str | None
-    target_langs: list[str]
-    labels: dict[str, str]
-    callback_url: str | None
-    jobs_total: int
-    counts: dict[str, int]
-    by_target: dict[str, dict[str, int]]
-    progress: BatchProgress
-    usage: BatchUsage
-    failures: list[Failure]
-    failure_codes: dict[str, int]

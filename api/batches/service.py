@@ -23,7 +23,7 @@ from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
 from ltb.queue import DISPATCH_BATCH
 from ltb.storage import ObjectRef
-from ltb.views import batch_view
+from ltb.views import batch_model
 from ltb.webhooks import check_callback_url
 
 MEDIA_SUFFIXES = frozenset(
@@ -111,13 +111,14 @@ def submit(
 
 
 def _targets_and_voices(body: BatchCreate) -> tuple[list[str], dict[str, str | None]]:
-    targets = list(dict.fromkeys(body.target_langs))
+    targets = [str(target) for target in dict.fromkeys(body.target_langs)]
     for target in targets:
         check_language(target)
     if body.source_lang is not None:
         check_language(body.source_lang, role="source")
     outputs = check_outputs(body.outputs)
-    unknown = set(body.voices) - set(targets)
+    chosen = {str(target): str(voice) for target, voice in body.voices.items()}
+    unknown = set(chosen) - set(targets)
     if unknown:
         raise ApiError(
             422,
@@ -126,7 +127,7 @@ def _targets_and_voices(body: BatchCreate) -> tuple[list[str], dict[str, str | N
         )
     voices: dict[str, str | None] = {}
     for target in targets:
-        wanted = body.voices.get(target, body.voice)
+        wanted = chosen.get(target, body.voice)
         voices[target] = check_dub_request(target, wanted) if "wav" in outputs else None
     return targets, voices
 
@@ -216,7 +217,7 @@ def find(session: Session, *, tenant: Tenant, batch_id: uuid.UUID) -> Batch:
 
 
 def view(session: Session, batch: Batch) -> BatchView:
-    return BatchView.model_validate(batch_view(session, batch))
+    return batch_model(session, batch)
 
 
 def cancel(uow: UnitOfWork, *, tenant: Tenant, batch_id: uuid.UUID) -> Batch:

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import ContextDep, SessionDep, TenantDep, UnitOfWorkDep
-from api.errors import ApiError
+from api.errors import TENANT_ERRORS, ApiError, errors
 from api.jobs import service
 from api.jobs.repository import JobFilters
-from api.jobs.schemas import JobCreate, JobPage, JobView
+from api.jobs.schemas import JobCreate, JobPage, JobStatus, JobView, LanguageCode
+from api.params import Moment
+
+# A label filter is name:value with a non-empty name; the value may be empty.
+LABEL_FILTER_PATTERN = r"^[^:]+:"
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-@router.post("", status_code=202, response_model=JobView)
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobView,
+    responses=errors(*TENANT_ERRORS, 400, 403, 409, 413),
+)
 def submit_job(
     body: JobCreate,
     tenant: TenantDep,
@@ -30,13 +38,12 @@ def submit_job(
     job, replayed = service.submit(
         uow, context, tenant=tenant, body=body, idempotency_key=idempotency_key
     )
-    uow.commit()
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return service.view(uow.session, context, job, just_created=not replayed)
 
 
-@router.get("/{job_id}", response_model=JobView)
+@router.get("/{job_id}", response_model=JobView, responses=errors(*TENANT_ERRORS, 404))
 def get_job(
     job_id: uuid.UUID, tenant: TenantDep, session: SessionDep, context: ContextDep
 ) -> JobView:
@@ -44,18 +51,28 @@ def get_job(
     return service.view(session, context, service.find(session, tenant=tenant, job_id=job_id))
 
 
-@router.get("", response_model=JobPage)
+@router.get("", response_model=JobPage, responses=errors(*TENANT_ERRORS))
 def list_jobs(
     tenant: TenantDep,
     session: SessionDep,
     context: ContextDep,
-    status: str | None = None,
-    target: str | None = None,
-    label: Annotated[str | None, Query(description="name:value")] = None,
+    status: JobStatus | None = None,
+    target: LanguageCode | None = None,
+    label: Annotated[
+        str | None,
+        Query(
+            description="name:value (the name not empty)",
+            # Published, not enforced here: the check below answers invalid_label_filter.
+            json_schema_extra={"pattern": LABEL_FILTER_PATTERN},
+        ),
+    ] = None,
     batch_id: uuid.UUID | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: str | None = None,
+    created_from: Moment | None = None,
+    created_to: Moment | None = None,
+    cursor: Annotated[
+        str | None,
+        Query(description="Opaque: a `next_cursor` this API answered, passed back unchanged."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobPage:
     """Jobs, newest first, filtered; pass `next_cursor` back as `cursor` for the next page."""
@@ -66,8 +83,8 @@ def list_jobs(
             raise ApiError(422, "invalid_label_filter", "label filters look like name:value")
         label_filter = (name, value)
     filters = JobFilters(
-        status=status,
-        target_lang=target,
+        status=str(status) if status else None,
+        target_lang=str(target) if target else None,
         label=label_filter,
         created_from=created_from,
         created_to=created_to,
@@ -78,21 +95,26 @@ def list_jobs(
     )
 
 
-@router.post("/{job_id}/cancel", response_model=JobView)
+@router.post(
+    "/{job_id}/cancel", response_model=JobView, responses=errors(*TENANT_ERRORS, 404, 409, 413)
+)
 def cancel_job(
     job_id: uuid.UUID, tenant: TenantDep, uow: UnitOfWorkDep, context: ContextDep
 ) -> JobView:
     """No new chunk starts; chunks in flight finish and are recorded; the job ends cancelled."""
     job = service.cancel(uow, tenant=tenant, job_id=job_id)
-    uow.commit()
     return service.view(uow.session, context, job)
 
 
-@router.post("/{job_id}/retry", response_model=JobView, status_code=202)
+@router.post(
+    "/{job_id}/retry",
+    response_model=JobView,
+    status_code=202,
+    responses=errors(*TENANT_ERRORS, 404, 409, 413),
+)
 def retry_job(
     job_id: uuid.UUID, tenant: TenantDep, uow: UnitOfWorkDep, context: ContextDep
 ) -> JobView:
     """Redo a failed job's unfinished chunks; finished chunks are never requested again."""
     job = service.retry(uow, tenant=tenant, job_id=job_id)
-    uow.commit()
     return service.view(uow.session, context, job)

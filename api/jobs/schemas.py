@@ -3,16 +3,74 @@
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import datetime
+from collections.abc import Collection
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
-OutputKind = Literal["text", "srt", "vtt", "wav"]
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "estimated"]
-JobStage = Literal["fetching", "probing", "planning", "translating", "assembling", "publishing"]
+from ltb.languages import LANGUAGES, VOICES
+from ltb.schemas import (
+    BatchProgress,
+    BatchStatus,
+    BatchUsage,
+    BatchView,
+    ErrorBody,
+    ErrorInfo,
+    Estimate,
+    Failure,
+    JobStage,
+    JobStatus,
+    JobView,
+    Language,
+    OutputFile,
+    OutputFileKind,
+    OutputKind,
+    Outside,
+    Progress,
+    Provider,
+    TokenTotals,
+    Usage,
+    VisualContext,
+    Voice,
+)
+
+# The outside view lives in ltb.schemas (the workers build webhook bodies with it); the
+# API publishes it from here.
+__all__ = [
+    "BatchProgress",
+    "BatchStatus",
+    "BatchUsage",
+    "BatchView",
+    "Budget",
+    "ErrorBody",
+    "ErrorInfo",
+    "Estimate",
+    "Failure",
+    "JobCreate",
+    "JobPage",
+    "JobStage",
+    "JobStatus",
+    "JobView",
+    "Language",
+    "OutputFile",
+    "OutputFileKind",
+    "OutputKind",
+    "Progress",
+    "Provider",
+    "TokenTotals",
+    "Usage",
+    "VisualContext",
+    "Voice",
+]
 
 # Labels ride along on every usage row and report: short keys and values, a small total.
 MAX_LABELS = 32
@@ -49,6 +107,68 @@ Labels = Annotated[
 ]
 Uri = Annotated[str, StringConstraints(max_length=MAX_URI)]
 
+# The shapes the service accepts, published as patterns. The server's own checks
+# (ltb.storage.ObjectRef, ltb.webhooks) stay the judges, with their own error codes; a
+# value that matches a pattern passes them, short of rules a pattern cannot say (key
+# length in bytes, what a host name resolves to).
+_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+# A key segment: no "/", no control character, not empty, "." or "..".
+_SEGMENT = (
+    r"(?:[^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*"
+    r"|\.[^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*"
+    r"|\.\.[^/\x00-\x1f\x7f]+)"
+)
+S3_OBJECT_PATTERN = rf"^s3://{_BUCKET}/{_SEGMENT}(?:/{_SEGMENT})*/?$"
+S3_PREFIX_PATTERN = rf"^s3://{_BUCKET}(?:/(?:{_SEGMENT}/)*(?:{_SEGMENT})?)?$"
+# A host name, or an IPv6 address in brackets; an optional port; then anything but spaces.
+CALLBACK_PATTERN = r"^https?://(?:\[[0-9A-Fa-f:.]+\]|[^\s/?#@:\[\]]+)(?::[0-9]{1,5})?(?:[/?#]\S*)?$"
+
+
+S3Uri = Annotated[
+    Uri,
+    Field(
+        description="s3://bucket/key; the key at most 1,024 bytes of UTF-8.",
+        json_schema_extra={"pattern": S3_OBJECT_PATTERN},
+    ),
+]
+S3Prefix = Annotated[
+    Uri,
+    Field(
+        description="s3://bucket/prefix/",
+        json_schema_extra={"pattern": S3_PREFIX_PATTERN},
+    ),
+]
+CallbackUrl = Annotated[
+    Uri,
+    Field(
+        description="An http(s) URL on a public host, without credentials.",
+        json_schema_extra={"pattern": CALLBACK_PATTERN},
+    ),
+]
+
+
+def _known(names: Collection[str], code: str, what: str) -> BeforeValidator:
+    known = " ".join(names)
+
+    def check(value: object) -> object:
+        # An unknown name gets the code clients already branch on; anything else (a
+        # number, a list) is left to the enum, as a plain invalid_request.
+        if isinstance(value, str) and value not in names:
+            raise PydanticCustomError(
+                code,
+                "unknown {what} {value}; use one of: {known}",
+                {"what": what, "value": repr(value[:64]), "known": known},
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+LanguageCode = Annotated[Language, _known(LANGUAGES, "unknown_language", "language")]
+VoiceName = Annotated[Voice, _known(VOICES, "unknown_voice", "voice")]
+# Validation errors of these types answer with their own code, not invalid_request.
+CODED_ERRORS = frozenset({"unknown_language", "unknown_voice"})
+
 
 class Budget(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -62,101 +182,36 @@ class Budget(BaseModel):
 class JobCreate(BaseModel):
     """POST /v1/jobs"""
 
-    model_config = ConfigDict(extra="forbid")
+    # Services get plain strings, as they always have; the schema shows the enums.
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
-    source_uri: Uri = Field(description="s3://bucket/key of the audio or video to translate.")
-    target_lang: str = Field(max_length=16, description="Target language code, e.g. en, zh, ja.")
-    source_lang: str | None = Field(
-        default=None, max_length=16, description="Source language; omit to detect."
+    source_uri: S3Uri = Field(
+        description="s3://bucket/key of the audio or video to translate (a key of at most "
+        "1,024 bytes of UTF-8)."
     )
-    outputs: list[OutputKind] = Field(default=["text", "srt"], min_length=1)
-    voice: str | None = Field(
-        default=None, max_length=64, description="Dub voice (with outputs including wav)."
+    target_lang: LanguageCode = Field(description="Target language code, e.g. en, zh, ja.")
+    source_lang: LanguageCode | None = Field(
+        default=None, description="Source language; omit to detect."
     )
-    visual_context: Literal["off", "on"] = "off"
-    output_prefix: Uri | None = Field(
+    outputs: list[OutputKind] = Field(default=[OutputKind.TEXT, OutputKind.SRT], min_length=1)
+    voice: VoiceName | None = Field(
+        default=None,
+        description="Dub voice (with outputs including wav); it must speak the target.",
+    )
+    visual_context: VisualContext = VisualContext.OFF
+    output_prefix: S3Prefix | None = Field(
         default=None,
         description="s3://bucket/prefix/ for the outputs; default under the output bucket.",
     )
     budget: Budget | None = None
     labels: Labels = Field(default_factory=dict)
     estimate_only: bool = False
-    callback_url: Uri | None = Field(
+    callback_url: CallbackUrl | None = Field(
         default=None,
         description="Receives job.succeeded, job.failed or job.cancelled, signed (see README).",
     )
 
 
-class Progress(BaseModel):
-    chunks_done: int
-    chunks_total: int
-    percent: float
-
-
-class Estimate(BaseModel):
-    input_tokens: int | None
-    output_tokens: int | None
-    cost: float | None
-
-
-class TokenTotals(BaseModel):
-    """Billed tokens by kind, requests and cost: how every usage figure is shown."""
-
-    input_audio_tokens: int
-    input_video_tokens: int
-    input_text_tokens: int
-    output_text_tokens: int
-    output_audio_tokens: int
-    total_tokens: int
-    requests: int
-    cost: float
-
-
-class Usage(TokenTotals):
-    currency: str | None
-    price_table: str | None
-
-
-class OutputFile(BaseModel):
-    kind: Literal["text", "srt", "vtt", "wav", "manifest"]
-    uri: str
-    url: str | None = Field(description="A time-limited presigned URL.")
-
-
-class ErrorInfo(BaseModel):
-    code: str
-    message: str
-
-
-class JobView(BaseModel):
-    """GET /v1/jobs/{id}"""
-
-    id: uuid.UUID
-    status: JobStatus
-    stage: JobStage | None
-    progress: Progress
-    estimate: Estimate
-    usage: Usage
-    outputs: list[OutputFile]
-    error: ErrorInfo | None
-    labels: dict[str, str]
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    source_uri: str
-    target_lang: str
-    source_lang: str | None
-    requested_outputs: list[OutputKind]
-    visual_context: Literal["off", "on"]
-    batch_id: uuid.UUID | None
-    callback_url: str | None
-    warnings: list[str]
-    provider: Literal["dashscope", "emulator"] | None = Field(
-        description="Who answered the job's requests: `emulator` when any request went to "
-        "the built-in emulator (placeholder translations); null until one is answered."
-    )
-
-
-class JobPage(BaseModel):
+class JobPage(Outside):
     jobs: list[JobView]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="Pass it back as `cursor` for the next page.")

@@ -1,5 +1,5 @@
-"""The rules of submitting and steering jobs. Functions here never commit: the endpoint
-does, then enqueues."""
+"""The rules of submitting and steering jobs. Functions here never commit: the request's
+transaction does, then sends what they queued."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from ltb.lifecycle import finish_job, reopen_in_batch
 from ltb.queue import PLAN_JOB
 from ltb.storage import ObjectRef
 from ltb.tenancy import default_output_folder, may_read, may_write
-from ltb.views import job_view
+from ltb.views import job_model
 from ltb.webhooks import check_callback_url
 
 ACTIVE = ("queued", "running")
@@ -226,13 +226,11 @@ def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
 def view(
     session: Session, context: ServiceContext, job: Job, *, just_created: bool = False
 ) -> JobView:
-    """The job as GET /v1/jobs/{id} shows it (the shared representation, validated)."""
-    return JobView.model_validate(
-        job_view(
-            session,
-            job,
-            store=context.store,
-            presign_expiry_s=context.settings.presign_expiry_s,
-            just_created=just_created,
-        )
+    """The job as GET /v1/jobs/{id} shows it: the outside view its webhooks send too."""
+    return job_model(
+        session,
+        job,
+        store=context.store,
+        presign_expiry_s=context.settings.presign_expiry_s,
+        just_created=just_created,
     )

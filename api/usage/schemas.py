@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
-from api.jobs.schemas import TokenTotals
+from ltb.schemas import Outside, TokenTotals
 
 
 class UsageRow(TokenTotals):
@@ -13,6 +11,6 @@ class UsageRow(TokenTotals):
     price_table: str | None
 
 
-class UsageReport(BaseModel):
+class UsageReport(Outside):
     group_by: list[str]
     rows: list[UsageRow]

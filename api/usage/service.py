@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -39,8 +39,8 @@ def report(
     *,
     tenant: Tenant,
     prices: PriceBook,
-    since: datetime | None,
-    until: datetime | None,
+    since: date | None,
+    until: date | None,
     group_by: list[str],
     reprice_with: str | None,
 ) -> UsageReport:
@@ -48,8 +48,8 @@ def report(
     raw = grouped_usage(
         session,
         tenant_id=tenant.id,
-        first_day=_first_day(since),
-        end_day=_end_day(until),
+        first_day=since,
+        end_day=until,
         group_by=group_by,
     )
     merged: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
@@ -86,24 +86,6 @@ def report(
         for b in merged.values()
     ]
     return UsageReport(group_by=group_by, rows=rows)
-
-
-def _first_day(since: datetime | None) -> date | None:
-    """Reports are per UTC day: `from` starts at the beginning of its day."""
-    return None if since is None else _utc(since).date()
-
-
-def _end_day(until: datetime | None) -> date | None:
-    """`to` is exclusive; a time within a day includes that day."""
-    if until is None:
-        return None
-    moment = _utc(until)
-    day = moment.date()
-    return day if moment.time() == time.min else day + timedelta(days=1)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def as_csv(report: UsageReport) -> str:

@@ -119,30 +119,64 @@ def tenants_rotate_secret(name: Annotated[str, typer.Argument(help="Tenant name.
 
 
 @keys.command("create")
-def keys_create(tenant: Annotated[str, typer.Option(help="The tenant's name.")]) -> None:
-    """Create an API key for a tenant and print it, and only it. It is stored hashed."""
+def keys_create(
+    tenant: Annotated[str | None, typer.Option(help="The tenant's name.")] = None,
+    operator: Annotated[
+        bool,
+        typer.Option(
+            "--operator",
+            help="An operator key instead: no tenant; signs in to the console's read-only "
+            "view across tenants; the tenant API refuses it.",
+        ),
+    ] = False,
+) -> None:
+    """Create an API key for a tenant (or an operator key) and print it, and only it.
+    It is stored hashed."""
     from ltb.db.engine import session_factory, unit_of_work
-    from ltb.tenancy import create_key, find_tenant
+    from ltb.errors import RequestRefused
+    from ltb.tenancy import create_key, create_operator_key, find_tenant
 
-    with guarded(), unit_of_work(session_factory()) as session:
-        typer.echo(create_key(session, tenant=find_tenant(session, tenant)))
+    with guarded():
+        if operator == (tenant is not None):
+            raise RequestRefused(
+                "give exactly one of --tenant NAME or --operator", code="invalid_key_request"
+            )
+        with unit_of_work(session_factory()) as session:
+            if tenant is None:
+                key = create_operator_key(session)
+            else:
+                key = create_key(session, tenant=find_tenant(session, tenant))
+        typer.echo(key)
 
 
 @keys.command("list")
 def keys_list(
-    tenant: Annotated[str, typer.Option(help="The tenant's name.")],
+    tenant: Annotated[str | None, typer.Option(help="The tenant's name.")] = None,
+    operator: Annotated[
+        bool, typer.Option("--operator", help="The operator keys instead of a tenant's.")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON array instead of a table.")
     ] = False,
 ) -> None:
-    """List a tenant's keys: id, the key's first characters, when created and revoked.
-    The keys themselves are never stored, so they cannot be shown."""
+    """List a tenant's keys (or the operator keys): id, the key's first characters, when
+    created and revoked. The keys themselves are never stored, so they cannot be shown."""
     import json
 
     from ltb.db.engine import session_factory
-    from ltb.tenancy import find_tenant, list_keys
+    from ltb.errors import RequestRefused
+    from ltb.tenancy import find_tenant, list_keys, list_operator_keys
 
     with guarded(), session_factory()() as session:
+        if operator == (tenant is not None):
+            raise RequestRefused(
+                "give exactly one of --tenant NAME or --operator", code="invalid_key_request"
+            )
+        found = (
+            list_operator_keys(session)
+            if tenant is None
+            else list_keys(session, tenant=find_tenant(session, tenant))
+        )
         listed = [
             {
                 "id": str(key.id),
@@ -150,7 +184,7 @@ def keys_list(
                 "created_at": key.created_at.isoformat(),
                 "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
             }
-            for key in list_keys(session, tenant=find_tenant(session, tenant))
+            for key in found
         ]
     if as_json:
         typer.echo(json.dumps(listed))

@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -90,11 +92,17 @@ class Tenant(Base):
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("operator OR tenant_id IS NOT NULL", name="ck_api_keys_operator_or_tenant"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
+    # NULL for an operator key, which belongs to no tenant (the check below).
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), index=True
     )
+    # Reads every tenant through the console's fleet view, and nothing else.
+    operator: Mapped[bool] = mapped_column(default=False, server_default=false())
     # SHA-256 of the key: keys are 256-bit random, so a slow hash buys nothing.
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The key's first characters, so a user can tell keys apart without the secret.

@@ -15,6 +15,7 @@ from api.app import create_app
 from api.deps import get_session
 from ltb.settings import Settings
 
+from support.api_session import serve
 from support.factories import bind_factories
 from support.postgres import fresh_database
 
@@ -66,6 +67,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def client(settings: Settings, db: Session) -> Iterator[TestClient]:
     app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: db
+    app.dependency_overrides[get_session] = serve(db)
     with TestClient(app) as test_client:
         yield test_client

@@ -142,6 +142,26 @@ def test_explicit_sources_voices_per_target_and_idempotency(
             422,
             "invalid_callback_url",
         ),
+        # A host IDNA cannot encode: refused, not a 500 (found by Schemathesis).
+        (
+            {
+                "sources": ["s3://media/{t}/a.mp4"],
+                "target_langs": ["en"],
+                "callback_url": "http://\u010c\u023a\u00870:3903/hook",
+            },
+            422,
+            "invalid_callback_url",
+        ),
+        # Brackets that hold no IPv6 address: refused, not a 500 (found by Schemathesis).
+        (
+            {
+                "sources": ["s3://media/{t}/a.mp4"],
+                "target_langs": ["en"],
+                "callback_url": "http://[0]/hook",
+            },
+            422,
+            "invalid_callback_url",
+        ),
         ({"source_prefix": "s3://media/{t}/empty/", "target_langs": ["en"]}, 422, "no_sources"),
     ],
 )

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fastapi import BackgroundTasks
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
@@ -76,7 +75,7 @@ def failed_batch_job(engine: Engine) -> Iterator[tuple[uuid.UUID, uuid.UUID]]:
 
 
 def _unit_of_work(session: Session, settings: Settings) -> UnitOfWork:
-    return UnitOfWork(session=session, queue=make_celery(settings), background=BackgroundTasks())
+    return UnitOfWork(session=session, queue=make_celery(settings))
 
 
 def _wait_until_waiting_for_a_lock(engine: Engine, pid: int) -> None:

@@ -26,6 +26,7 @@ from ltb.db.models import Chunk, Job, Tenant
 from ltb.queue import PLAN_JOB
 from ltb.settings import Settings
 
+from support.api_session import serve
 from support.factories import JobFactory, TenantFactory, UsageRecordFactory, tenant_with_key
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -36,7 +37,7 @@ BUCKETS = ("1.0", "2.0", "5.0", "10.0", "20.0", "30.0", "60.0", "120.0", "300.0"
 def api_client(settings: Settings, db: Session) -> Iterator[TestClient]:
     """The public API, to show it does not serve /metrics."""
     app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: db
+    app.dependency_overrides[get_session] = serve(db)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -45,7 +46,7 @@ def api_client(settings: Settings, db: Session) -> Iterator[TestClient]:
 def client(settings: Settings, db: Session) -> Iterator[TestClient]:
     """The metrics listener's app, on the test's rolled-back session."""
     app = create_metrics_app(settings)
-    app.dependency_overrides[get_session] = lambda: db
+    app.dependency_overrides[get_session] = serve(db)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -287,7 +288,7 @@ def test_queue_depth_counts_waiting_messages(client: TestClient) -> None:
 def client_without_broker(settings: Settings, db: Session) -> Iterator[TestClient]:
     # Nothing listens on port 1: the connection is refused at once.
     app = create_metrics_app(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
-    app.dependency_overrides[get_session] = lambda: db
+    app.dependency_overrides[get_session] = serve(db)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -21,6 +21,7 @@ from api.app import create_app
 from api.deps import get_session
 from ltb.settings import Settings
 
+from support.api_session import serve
 from support.factories import tenant_with_key
 from support.processes import free_port
 from support.redis_server import redis_server
@@ -32,7 +33,7 @@ def auth(key: str) -> dict[str, str]:
 
 def _app(settings: Settings, db: Session, **changes: Any) -> FastAPI:
     app = create_app(settings.model_copy(update=changes))
-    app.dependency_overrides[get_session] = lambda: db
+    app.dependency_overrides[get_session] = serve(db)
     return app
 
 

@@ -49,7 +49,7 @@ def test_with_its_buckets_present_the_api_starts(tmp_path: Path) -> None:
     (tmp_path / "objects" / "outputs").mkdir(parents=True)
     port = free_port()
     with running(
-        [str(BIN / "ltb"), "api", "--port", str(port)],
+        [str(BIN / "ltb"), "api", "--port", str(port), "--metrics-port", str(free_port())],
         env=_env(tmp_path),
         ready_url=f"http://127.0.0.1:{port}/healthz",
     ):

@@ -149,3 +149,28 @@ def test_keys_are_listed_and_revoked_by_id(operator: Operator) -> None:
 def test_revoking_an_unknown_or_malformed_key_id_is_refused(operator: Operator) -> None:
     assert operator.refused("keys", "revoke", str(uuid.uuid4())) == "unknown_key"
     assert operator.refused("keys", "revoke", "ltb_not-an-id") == "invalid_key_id"
+
+
+def test_operator_keys_are_created_listed_and_revoked_apart_from_tenants(
+    operator: Operator,
+) -> None:
+    name = new_name()
+    operator.ok("tenants", "create", name, "--allow", f"s3://media/{name}/")
+    tenant_key = operator.ok("keys", "create", "--tenant", name)
+    key = operator.ok("keys", "create", "--operator")
+    assert key.startswith("ltb_") and key != tenant_key
+
+    listed = json.loads(operator.ok("keys", "list", "--operator", "--json"))
+    assert key[:12] in [row["prefix"] for row in listed]
+    mine = next(row for row in listed if row["prefix"] == key[:12])
+    tenant_keys = json.loads(operator.ok("keys", "list", "--tenant", name, "--json"))
+    assert [row["prefix"] for row in tenant_keys] == [tenant_key[:12]]
+
+    operator.ok("keys", "revoke", mine["id"])
+    after = json.loads(operator.ok("keys", "list", "--operator", "--json"))
+    assert next(row for row in after if row["id"] == mine["id"])["revoked_at"] is not None
+
+    # A key is a tenant's or an operator's, never both, never neither.
+    for args in ((), ("--operator", "--tenant", name)):
+        assert operator.refused("keys", "create", *args) == "invalid_key_request"
+        assert operator.refused("keys", "list", *args) == "invalid_key_request"

@@ -23,6 +23,7 @@ import httpx
 import psycopg
 import pytest
 
+from ltb.buckets import PROBE_KEY
 from ltb.storage import ObjectRef
 
 from e2e_support import Service, ServiceEnv, upload
@@ -32,6 +33,7 @@ from support.media import speech_timeline, write_audio
 from support.postgres import fresh_database
 from support.processes import BIN, free_port, running
 from support.redis_server import redis_server
+from support.s3 import dummy_session
 from support.translate_checks import assert_books_balance, ledger_kinds
 
 MISSING_BUCKET = "ltb-no-such-bucket"
@@ -72,7 +74,11 @@ def api(own_env: ServiceEnv) -> Iterator[Service]:
     with service.stack:
         service.stack.enter_context(
             running(
-                [str(BIN / "ltb"), "api", "--port", str(port)],
+                [
+                    *(str(BIN / "ltb"), "api", "--port", str(port)),
+                    # A listener of its own: the default port may be another test's.
+                    *("--metrics-port", str(free_port())),
+                ],
                 ready_url=f"{service.api_url}/healthz",
                 env=own_env.env,
                 log_path=own_env.logs / "api-chunks.log",
@@ -105,6 +111,26 @@ def worker(
     with running(
         args, env=env.env | settings, log_path=env.logs / f"worker-chunks-{name}.log"
     ) as process:
+        yield process
+
+
+@contextmanager
+def worker_whose_work_bucket_vanishes(
+    env: ServiceEnv, name: str, **settings: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker that started with its work bucket present (it refuses to start without
+    one), whose bucket is then deleted: the run-time failure, not the start-up check."""
+    s3 = dummy_session().client("s3", endpoint_url=env.env["LTB_S3_ENDPOINT_URL"])
+    s3.create_bucket(Bucket=MISSING_BUCKET)
+    probe = f"_work/{PROBE_KEY}"
+    with worker(env, name, LTB_WORK_PREFIX=f"s3://{MISSING_BUCKET}/_work/", **settings) as process:
+        poll(
+            lambda: s3.list_objects_v2(Bucket=MISSING_BUCKET, Prefix=probe).get("KeyCount"),
+            timeout_s=60,
+            what="the worker's start-up check of its work bucket",
+        )
+        s3.delete_object(Bucket=MISSING_BUCKET, Key=probe)
+        s3.delete_bucket(Bucket=MISSING_BUCKET)
         yield process
 
 
@@ -157,7 +183,7 @@ def test_a_chunk_whose_work_bucket_is_missing_is_requested_once_and_its_dub_kept
     name, key = own_tenant
     client = api.client(key)
     source = upload(own_env, name, media.speech_mp3)
-    with worker(own_env, "missing-work", LTB_WORK_PREFIX=f"s3://{MISSING_BUCKET}/_work/"):
+    with worker_whose_work_bucket_vanishes(own_env, "missing-work"):
         job = client.submit(source_uri=source, target_lang="en", outputs=["text", "wav"])
         done = client.wait(job["id"], timeout_s=120)
     assert done["status"] == "succeeded", done
@@ -179,12 +205,7 @@ def test_a_payload_upload_to_a_missing_work_bucket_fails_the_job_before_any_requ
     name, key = own_tenant
     client = api.client(key)
     source = upload(own_env, name, media.speech_mp3)
-    with worker(
-        own_env,
-        "missing-payload",
-        LTB_WORK_PREFIX=f"s3://{MISSING_BUCKET}/_work/",
-        LTB_PAYLOAD_DELIVERY="url",
-    ):
+    with worker_whose_work_bucket_vanishes(own_env, "missing-payload", LTB_PAYLOAD_DELIVERY="url"):
         job = client.submit(source_uri=source, target_lang="en")
         failed = client.wait(job["id"], timeout_s=60)
     assert failed["status"] == "failed", failed

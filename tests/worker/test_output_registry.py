@@ -27,3 +27,11 @@ def test_a_spoken_output_is_offered_only_for_targets_the_provider_speaks() -> No
         assert spoken(offered) == (target in AUDIO_TARGETS), target
         assert {"text", "srt", "vtt"} <= set(offered)
     assert "wav" in outputs_for("en") and "wav" not in outputs_for("th")
+
+
+def test_the_outside_schemas_use_the_core_kinds_and_states() -> None:
+    from ltb import schemas, states
+
+    assert schemas.OutputKind is states.OutputKind
+    assert schemas.JobStatus is states.JobStatus and schemas.JobStage is states.JobStage
+    assert {kind.value for kind in schemas.OutputFileKind} == {*OUTPUT_KINDS, "manifest"}

@@ -1,26 +1,23 @@
 """EBU R128 levelling of the dub: measure the timeline, choose a gain, limit true peaks.
 
-Nothing here builds the timeline or a second copy of the dub: both meters are fed the
-segments and the silence between them in order, and the levelled audio is produced one
-segment at a time, as it is written.
+Nothing here builds the timeline or holds the dub: segments are read one at a time from
+wherever they wait (PlacedSegments), both meters are fed them and the silence between them
+in order, and the levelled audio is produced one segment at a time, as it is written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Protocol
 
 import numpy as np
 
 from worker.dub.meter import LoudnessMeter, MeanSquares, gated_loudness_lufs
 from worker.dub.pcm import SAMPLE_RATE_HZ, FloatSamples, PlacedAudio
-from worker.dub.true_peak import (
-    TruePeakMeter,
-    guard_context,
-    limit_true_peak,
-    segment_true_peaks,
-)
+from worker.dub.segments import InMemorySegments, PlacedSegments
+from worker.dub.true_peak import TruePeakMeter, limit_true_peak, segment_true_peak
 
 # One BS.1770 gating block: under this much dub audio there is too little speech to judge.
 _BLOCK_SAMPLES = round(0.4 * SAMPLE_RATE_HZ)
@@ -78,7 +75,7 @@ def timeline_true_peak_dbtp(*, segments: Iterable[PlacedAudio], total_samples: i
 
 def plan_levelling(
     *,
-    segments: Sequence[PlacedAudio],
+    segments: PlacedSegments,
     total_samples: int,
     target_lufs: float,
     ceiling_dbtp: float,
@@ -86,7 +83,8 @@ def plan_levelling(
     """Find the gain that brings the timeline to `target_lufs`, true peaks under `ceiling_dbtp`.
 
     Segments must be in timeline order without overlaps. Only measurements are kept: the
-    levelled audio comes from levelled_segments, one segment at a time.
+    levelled audio comes from levelled_segments, one segment at a time. Each pass reads
+    every segment once; passes after the first happen only when the limiter is needed.
     """
     unmeasured = Levelling(
         gain_db=0.0,
@@ -95,15 +93,26 @@ def plan_levelling(
         limiter_reduction_db=0.0,
         limited_segments=frozenset(),
     )
-    if sum(segment.samples.size for segment in segments) < _BLOCK_SAMPLES:
+    if sum(end - start for start, end in map(segments.bounds, range(len(segments)))) < (
+        _BLOCK_SAMPLES
+    ):
         return unmeasured
     # K-weighting is linear: the dub's 100 ms energies scale with the gain squared, so
     # until the limiter changes the audio no pass needs to filter it again.
-    mean_squares = _timeline_mean_squares(segments, total_samples=total_samples)
+    peaks: list[float] = []
+
+    def peaked(index: int) -> PlacedAudio:
+        # One read of each segment feeds both the loudness meter and its true peak.
+        segment = segments.placed(index)
+        peaks.append(segment_true_peak(samples=segment.samples, context=segments.context(index)))
+        return segment
+
+    mean_squares = _timeline_mean_squares(
+        map(peaked, range(len(segments))), total_samples=total_samples
+    )
     measured = gated_loudness_lufs(subblock_mean_squares=mean_squares)
     if measured is None:
         return unmeasured
-    peaks = segment_true_peaks(segments=segments)
     gain_db = target_lufs - measured
     for attempt in range(1, _MAX_PASSES + 1):
         levelling = _levelling_at(
@@ -124,12 +133,10 @@ def plan_levelling(
     return levelling
 
 
-def levelled_segments(
-    *, segments: Sequence[PlacedAudio], levelling: Levelling
-) -> Iterator[PlacedAudio]:
+def levelled_segments(*, segments: PlacedSegments, levelling: Levelling) -> Iterator[PlacedAudio]:
     """The segments with the levelling applied, produced one at a time in timeline order."""
-    for segment, _ in _levelled(segments, levelling):
-        yield segment
+    # map, unlike a loop, holds no reference to the segment before: one is alive at a time.
+    return map(itemgetter(0), _levelled(segments, levelling))
 
 
 def normalise_loudness(
@@ -143,13 +150,14 @@ def normalise_loudness(
 
     Holds the levelled copy of every segment; render_dub streams them instead.
     """
+    held = InMemorySegments(segments)
     levelling = plan_levelling(
-        segments=segments,
+        segments=held,
         total_samples=total_samples,
         target_lufs=target_lufs,
         ceiling_dbtp=ceiling_dbtp,
     )
-    adjusted = list(levelled_segments(segments=segments, levelling=levelling))
+    adjusted = list(levelled_segments(segments=held, levelling=levelling))
     return Normalised(
         segments=adjusted,
         gain_db=levelling.gain_db,
@@ -160,7 +168,7 @@ def normalise_loudness(
 
 
 def _levelling_at(
-    segments: Sequence[PlacedAudio],
+    segments: PlacedSegments,
     mean_squares: MeanSquares,
     peaks: Sequence[float],
     *,
@@ -210,22 +218,23 @@ def _reached(
 
 
 def _levelled(
-    segments: Sequence[PlacedAudio], levelling: Levelling
+    segments: PlacedSegments, levelling: Levelling
 ) -> Iterator[tuple[PlacedAudio, float]]:
     if levelling.gain_db == 0.0 and not levelling.limited_segments:
-        for segment in segments:
-            yield segment, 0.0
+        for index in range(len(segments)):
+            yield segments.placed(index), 0.0
         return
     gain = np.float32(10.0 ** (levelling.gain_db / 20.0))
-    for index, segment in enumerate(segments):
-        gained = segment.samples * gain
+    for index in range(len(segments)):
         if index not in levelling.limited_segments:
-            yield PlacedAudio(start_sample=segment.start_sample, samples=gained), 0.0
+            # Unnamed, so this generator does not hold it while the next is read.
+            yield segments.gained(index, gain), 0.0
             continue
+        segment = segments.gained(index, gain)
         # The neighbours' edges shape this segment's edge peaks; they get the same gain.
-        before, after = guard_context(segments=segments, index=index)
+        before, after = segments.context(index)
         limited = limit_true_peak(
-            samples=gained,
+            samples=segment.samples,
             ceiling_dbtp=levelling.ceiling_dbtp,
             before=before * gain,
             after=after * gain,
@@ -260,4 +269,5 @@ def _feed_timeline(
         meter.feed_silence(segment.start_sample - cursor)
         meter.feed(segment.samples)
         cursor = segment.end_sample
+        del segment  # let it go before the next one is read
     meter.feed_silence(max(total_samples - cursor, 0))

@@ -29,7 +29,8 @@ def as_float_samples(*, samples: npt.NDArray[np.generic]) -> FloatSamples:
     if np.issubdtype(samples.dtype, np.integer):
         if samples.dtype.itemsize != 2:
             raise ValueError(f"integer dub audio must be int16, got {samples.dtype}")
-        scaled: FloatSamples = samples.astype(np.float32) / np.float32(_PCM16_SCALE)
+        scaled: FloatSamples = samples.astype(np.float32)
+        scaled /= np.float32(_PCM16_SCALE)  # in place: a long dub need not be copied twice
         return scaled
     if np.issubdtype(samples.dtype, np.floating):
         return samples.astype(np.float32, copy=False)

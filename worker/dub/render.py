@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,7 +16,8 @@ import soundfile
 from worker.dub.loudness import levelled_segments, plan_levelling
 from worker.dub.pcm import SAMPLE_RATE_HZ, PlacedAudio, as_float_samples, to_pcm16
 from worker.dub.placement import Placement
-from worker.dub.stretch import stretch_to_length
+from worker.dub.segments import SpilledSegments
+from worker.dub.stretch import stretched_pieces
 from worker.dub.true_peak import TruePeakMeter
 
 # How far a segment's audio may disagree with the duration it was placed with before
@@ -25,6 +26,9 @@ _DURATION_TOLERANCE_S = 0.005
 # Silence is written from one reused block of zeros, so memory stays flat however long
 # the gaps are.
 _SILENCE_BLOCK_SAMPLES = SAMPLE_RATE_HZ * 10
+# Dub audio is converted to PCM16 and metered in blocks: a minutes-long segment would
+# otherwise take several whole-segment working copies on its way out.
+_WRITE_BLOCK_SAMPLES = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,25 +69,28 @@ def render_dub(
         raise ValueError(f"timeline_end_s must be a finite non-negative time, got {timeline_end_s}")
     if not (math.isfinite(loudness_lufs) and math.isfinite(true_peak_dbtp)):
         raise ValueError("loudness_lufs and true_peak_dbtp must be finite")
-    # Pass one: stretch every segment into its slot. Only the dub audio is held, never
-    # the timeline, so memory follows the amount of speech rather than the source length.
-    placements, placed = _stretched_segments(segments)
-    timeline_samples = round(timeline_end_s * SAMPLE_RATE_HZ)
-    # A final dub that runs late lengthens the file rather than losing its last words.
-    total_samples = max([timeline_samples, *(audio.end_sample for audio in placed)])
-    # Measuring streams the segments through the meters; no levelled copy is kept.
-    levelling = plan_levelling(
-        segments=placed,
-        total_samples=total_samples,
-        target_lufs=loudness_lufs,
-        ceiling_dbtp=true_peak_dbtp,
-    )
-    # Pass two: level each segment as it is written, silence and segments in timeline order.
-    written_peak_dbtp = _write_timeline(
-        levelled_segments(segments=placed, levelling=levelling),
-        total_samples=total_samples,
-        out_path=out_path,
-    )
+    # Pass one stretches every segment into its slot and parks it on disk beside the
+    # output, so memory holds one segment at a time however long the dub; measuring and
+    # writing then read the segments back in timeline order.
+    with SpilledSegments(directory=out_path.parent) as placed:
+        placements = _stretch_into(placed, segments)
+        timeline_samples = round(timeline_end_s * SAMPLE_RATE_HZ)
+        # A final dub that runs late lengthens the file rather than losing its last words.
+        total_samples = max(
+            [timeline_samples, *(placed.bounds(index)[1] for index in range(len(placed)))]
+        )
+        levelling = plan_levelling(
+            segments=placed,
+            total_samples=total_samples,
+            target_lufs=loudness_lufs,
+            ceiling_dbtp=true_peak_dbtp,
+        )
+        # Pass two: level each segment as it is written, silence and segments in timeline order.
+        written_peak_dbtp = _write_timeline(
+            levelled_segments(segments=placed, levelling=levelling),
+            total_samples=total_samples,
+            out_path=out_path,
+        )
     return DubReport(
         duration_s=total_samples / SAMPLE_RATE_HZ,
         overflow_s=(total_samples - timeline_samples) / SAMPLE_RATE_HZ,
@@ -95,32 +102,50 @@ def render_dub(
     )
 
 
-def _stretched_segments(
-    segments: Iterable[tuple[Placement, npt.NDArray[np.generic]]],
-) -> tuple[tuple[Placement, ...], list[PlacedAudio]]:
-    stretched: list[tuple[Placement, PlacedAudio]] = []
+def _stretch_into(
+    spill: SpilledSegments, segments: Iterable[tuple[Placement, npt.NDArray[np.generic]]]
+) -> tuple[Placement, ...]:
+    """Stretch each segment into its slot and spill it; the placements in timeline order."""
+    placements: list[Placement] = []
     for placement, audio in segments:
-        samples = as_float_samples(samples=audio)
-        audio_s = samples.size / SAMPLE_RATE_HZ
-        if abs(audio_s - placement.natural_duration_s) > _DURATION_TOLERANCE_S:
-            raise ValueError(
-                f"dub {placement.index}: audio lasts {audio_s:.3f} s but was placed as "
-                f"{placement.natural_duration_s:.3f} s"
-            )
-        # Both ends snap to the sample grid the same way, so placements that touch on the
-        # timeline touch in the file, and ones that do not overlap never will.
-        start_sample = round(placement.start_s * SAMPLE_RATE_HZ)
-        length = round(placement.end_s * SAMPLE_RATE_HZ) - start_sample
-        fitted = stretch_to_length(samples=samples, speed=placement.speed, length=length)
-        stretched.append((placement, PlacedAudio(start_sample=start_sample, samples=fitted)))
-    stretched.sort(key=lambda item: (item[1].start_sample, item[0].index))
-    _check_no_overlap(stretched)
-    return tuple(placement for placement, _ in stretched), [audio for _, audio in stretched]
+        _spill_fitted(spill, placement, audio)
+        placements.append(placement)
+        # Let this segment's audio go before the caller produces the next one.
+        del audio
+    order = sorted(
+        range(len(placements)),
+        key=lambda position: (spill.bounds(position)[0], placements[position].index),
+    )
+    spill.reorder(order)
+    ordered = tuple(placements[position] for position in order)
+    _check_no_overlap(ordered, spill)
+    return ordered
 
 
-def _check_no_overlap(stretched: list[tuple[Placement, PlacedAudio]]) -> None:
-    for (earlier, earlier_audio), (later, later_audio) in itertools.pairwise(stretched):
-        if earlier_audio.end_sample > later_audio.start_sample:
+def _spill_fitted(
+    spill: SpilledSegments, placement: Placement, audio: npt.NDArray[np.generic]
+) -> None:
+    samples = as_float_samples(samples=audio)
+    audio_s = samples.size / SAMPLE_RATE_HZ
+    if abs(audio_s - placement.natural_duration_s) > _DURATION_TOLERANCE_S:
+        raise ValueError(
+            f"dub {placement.index}: audio lasts {audio_s:.3f} s but was placed as "
+            f"{placement.natural_duration_s:.3f} s"
+        )
+    # Both ends snap to the sample grid the same way, so placements that touch on the
+    # timeline touch in the file, and ones that do not overlap never will.
+    start_sample = round(placement.start_s * SAMPLE_RATE_HZ)
+    length = round(placement.end_s * SAMPLE_RATE_HZ) - start_sample
+    # Stretched piece by piece straight into the spill: the stretched dub is never whole.
+    spill.add(
+        start_sample=start_sample,
+        pieces=stretched_pieces(samples=samples, speed=placement.speed, length=length),
+    )
+
+
+def _check_no_overlap(placements: Sequence[Placement], spill: SpilledSegments) -> None:
+    for position, (earlier, later) in enumerate(itertools.pairwise(placements)):
+        if spill.bounds(position)[1] > spill.bounds(position + 1)[0]:
             raise ValueError(
                 f"dubs {earlier.index} and {later.index} overlap; place them with place_dubs"
             )
@@ -147,10 +172,13 @@ def _write_timeline(
             for segment in segments:
                 _write_silence(wav, silence, count=segment.start_sample - cursor)
                 peak_meter.feed_silence(segment.start_sample - cursor)
-                if segment.samples.size:
-                    wav.write(to_pcm16(samples=segment.samples))
-                    peak_meter.feed(segment.samples)
+                for start in range(0, segment.samples.size, _WRITE_BLOCK_SAMPLES):
+                    block = segment.samples[start : start + _WRITE_BLOCK_SAMPLES]
+                    wav.write(to_pcm16(samples=block))
+                    peak_meter.feed(block)
                 cursor = segment.end_sample
+                # Let this segment go before the next one is read and levelled.
+                del segment, block
             _write_silence(wav, silence, count=total_samples - cursor)
             peak_meter.feed_silence(total_samples - cursor)
     except BaseException:

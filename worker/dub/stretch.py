@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 
 import av
@@ -23,18 +24,33 @@ _UNITY_TOLERANCE = 1e-6
 
 
 def stretch_to_length(*, samples: FloatSamples, speed: float, length: int) -> FloatSamples:
-    """Play `samples` `speed` times faster, pitch kept, then trim/pad to exactly `length`."""
+    """Play `samples` `speed` times faster, pitch kept, then trim/pad to exactly `length`.
+
+    The result may share memory with `samples` (an unchanged, trimmed dub is a view of it):
+    copy it before changing it in place.
+    """
+    pieces = list(stretched_pieces(samples=samples, speed=speed, length=length))
+    if len(pieces) == 1:
+        return pieces[0]
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+
+def stretched_pieces(*, samples: FloatSamples, speed: float, length: int) -> Iterator[FloatSamples]:
+    """stretch_to_length's result in consecutive pieces, so a long dub is never held twice."""
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
     if not 1.0 - _UNITY_TOLERANCE <= speed <= 2.0:
         raise ValueError(f"speed must be within 1.0–2.0, got {speed}")
     if length == 0 or samples.size == 0:
-        return np.zeros(length, dtype=np.float32)
-    stretched = samples if abs(speed - 1.0) <= _UNITY_TOLERANCE else _atempo(samples, speed)
+        stretched: Iterable[FloatSamples] = ()
+    elif abs(speed - 1.0) <= _UNITY_TOLERANCE:
+        stretched = (samples,)
+    else:
+        stretched = _atempo(samples, speed)
     return _fit_length(stretched, length)
 
 
-def _atempo(samples: FloatSamples, speed: float) -> FloatSamples:
+def _atempo(samples: FloatSamples, speed: float) -> Iterator[FloatSamples]:
     graph = Graph()
     source = graph.add_abuffer(
         sample_rate=SAMPLE_RATE_HZ,
@@ -45,24 +61,35 @@ def _atempo(samples: FloatSamples, speed: float) -> FloatSamples:
     graph.link_nodes(source, graph.add("atempo", f"{speed:.9f}"), graph.add("abuffersink"))
     graph.configure()
 
-    padded = np.concatenate([samples, np.zeros(_FLUSH_PAD_SAMPLES, dtype=np.float32)])
-    pieces: list[FloatSamples] = []
-    for offset in range(0, padded.size, _FRAME_SAMPLES):
-        block = np.ascontiguousarray(padded[offset : offset + _FRAME_SAMPLES]).reshape(1, -1)
-        frame = AudioFrame.from_ndarray(block, format="flt", layout="mono")
+    # The flush pad goes in as frames of its own: padding a copy of a minutes-long dub
+    # would hold it twice.
+    pad = np.zeros(_FLUSH_PAD_SAMPLES, dtype=np.float32)
+    for offset, block in _frames(samples, pad):
+        frame = AudioFrame.from_ndarray(block.reshape(1, -1), format="flt", layout="mono")
         frame.sample_rate = SAMPLE_RATE_HZ
         frame.time_base = Fraction(1, SAMPLE_RATE_HZ)
         frame.pts = offset
         graph.push(frame)
-        _drain(graph, pieces)
+        yield from _drain(graph)
     graph.push(None)  # end of stream: atempo flushes what it still holds
-    _drain(graph, pieces)
-    if not pieces:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(pieces).astype(np.float32, copy=False)
+    yield from _drain(graph)
 
 
-def _drain(graph: Graph, pieces: list[FloatSamples]) -> None:
+def _frames(samples: FloatSamples, pad: FloatSamples) -> Iterator[tuple[int, FloatSamples]]:
+    # Frames of _FRAME_SAMPLES over samples then pad, as if they were one array.
+    total = samples.size + pad.size
+    for offset in range(0, total, _FRAME_SAMPLES):
+        stop = min(offset + _FRAME_SAMPLES, total)
+        if stop <= samples.size:
+            block = np.ascontiguousarray(samples[offset:stop])
+        elif offset >= samples.size:
+            block = pad[offset - samples.size : stop - samples.size]
+        else:
+            block = np.concatenate([samples[offset:], pad[: stop - samples.size]])
+        yield offset, block
+
+
+def _drain(graph: Graph) -> Iterator[FloatSamples]:
     while True:
         try:
             frame = graph.pull()
@@ -70,12 +97,18 @@ def _drain(graph: Graph, pieces: list[FloatSamples]) -> None:
             return
         if not isinstance(frame, AudioFrame):
             raise TypeError(f"atempo graph produced {type(frame).__name__}, expected audio")
-        pieces.append(np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1))
+        yield np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1)
 
 
-def _fit_length(samples: FloatSamples, length: int) -> FloatSamples:
+def _fit_length(pieces: Iterable[FloatSamples], length: int) -> Iterator[FloatSamples]:
     # The stretch lands within a few ms of the placement; trimming or padding the tail
     # keeps every segment inside its slot so neighbours never overlap.
-    if samples.size >= length:
-        return np.array(samples[:length], dtype=np.float32)
-    return np.concatenate([samples, np.zeros(length - samples.size, dtype=np.float32)])
+    missing = length
+    for piece in pieces:
+        if missing <= 0:
+            break  # the rest is trimmed; atempo is left to be collected unflushed
+        if piece.size:
+            yield piece[:missing]  # a view: the caller only reads it
+            missing -= min(piece.size, missing)
+    if missing > 0:
+        yield np.zeros(missing, dtype=np.float32)

@@ -84,9 +84,18 @@ def true_peak_dbtp(*, segments: Sequence[FloatSamples]) -> float | None:
 def segment_true_peaks(*, segments: Sequence[PlacedAudio]) -> list[float]:
     """Each segment's linear true peak where it sits on the timeline, neighbours included."""
     return [
-        _peak_linear(segment.samples, *guard_context(segments=segments, index=index))
+        segment_true_peak(
+            samples=segment.samples, context=guard_context(segments=segments, index=index)
+        )
         for index, segment in enumerate(segments)
     ]
+
+
+def segment_true_peak(
+    *, samples: FloatSamples, context: tuple[FloatSamples, FloatSamples]
+) -> float:
+    """One segment's linear true peak, given the timeline just around it (guard_context)."""
+    return _peak_linear(samples, *context)
 
 
 def guard_context(
@@ -97,17 +106,29 @@ def guard_context(
     Segments must be in timeline order without overlaps. Touching dubs are common (a sped-up
     dub runs right up to the next one), and the peak between them depends on both.
     """
-    segment = segments[index]
+    return edge_context(tails=segments, heads=segments, index=index)
+
+
+def edge_context(
+    *, tails: Sequence[PlacedAudio], heads: Sequence[PlacedAudio], index: int
+) -> tuple[FloatSamples, FloatSamples]:
+    """guard_context from each segment's edges alone.
+
+    tails[i] and heads[i] may hold just the last and first GUARD_SAMPLES of segment i (or
+    all of it): segments do not overlap, so the timeline before a segment's start can only
+    hold the ends of earlier ones, and after its end only the starts of later ones.
+    """
+    start, end = heads[index].start_sample, tails[index].end_sample
     before = np.zeros(GUARD_SAMPLES, dtype=np.float32)
     after = np.zeros(GUARD_SAMPLES, dtype=np.float32)
-    lo, hi = segment.start_sample - GUARD_SAMPLES, segment.end_sample + GUARD_SAMPLES
+    lo, hi = start - GUARD_SAMPLES, end + GUARD_SAMPLES
     earlier = index - 1
-    while earlier >= 0 and segments[earlier].end_sample > lo:
-        _copy_overlap(segments[earlier], into=before, at=lo)
+    while earlier >= 0 and tails[earlier].end_sample > lo:
+        _copy_overlap(tails[earlier], into=before, at=lo)
         earlier -= 1
     later = index + 1
-    while later < len(segments) and segments[later].start_sample < hi:
-        _copy_overlap(segments[later], into=after, at=segment.end_sample)
+    while later < len(heads) and heads[later].start_sample < hi:
+        _copy_overlap(heads[later], into=after, at=end)
         later += 1
     return before, after
 

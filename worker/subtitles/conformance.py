@@ -46,15 +46,8 @@ class SubtitleConformance:
 
 def conformance(cues: Sequence[Cue], target_lang: str, *, fps: float = 24.0) -> SubtitleConformance:
     """Measures the cues against the rules for `target_lang`."""
-    rules = rules_for(target_lang)
-    if not math.isfinite(fps) or fps <= 0:
-        raise ValueError(f"frame rate must be a positive number, got {fps!r}")
     ordered = sorted(cues, key=lambda cue: (cue.start_s, cue.end_s))
-    followers: list[Cue | None] = [*ordered[1:], None] if ordered else []
-    results = [
-        _rules_met(cue, following, rules=rules, fps=fps)
-        for cue, following in zip(ordered, followers, strict=True)
-    ]
+    results = rules_met(ordered, target_lang, fps=fps)
 
     def share(rule: str | None) -> float:
         if not results:
@@ -73,6 +66,21 @@ def conformance(cues: Sequence[Cue], target_lang: str, *, fps: float = 24.0) -> 
         min_gap=share("min_gap"),
         all_rules=share(None),
     )
+
+
+def rules_met(
+    ordered: Sequence[Cue], target_lang: str, *, fps: float = 24.0
+) -> list[dict[str, bool]]:
+    """Which rules each cue meets, by rule name, for cues in timeline order (each cue's
+    gap is measured to the next one in the sequence)."""
+    rules = rules_for(target_lang)
+    if not math.isfinite(fps) or fps <= 0:
+        raise ValueError(f"frame rate must be a positive number, got {fps!r}")
+    followers: list[Cue | None] = [*ordered[1:], None] if ordered else []
+    return [
+        _rules_met(cue, following, rules=rules, fps=fps)
+        for cue, following in zip(ordered, followers, strict=True)
+    ]
 
 
 def _rules_met(
