@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ltb.errors import RequestRefused
+from ltb.outputs import OUTPUTS
+from ltb.states import Engine
 
 LANGUAGES: dict[str, str] = {
     "en": "English",
@@ -45,7 +47,8 @@ VOICES: dict[str, frozenset[str]] = {
     "Kiki": frozenset({"yue"}),
 }
 
-OUTPUT_KINDS: tuple[str, ...] = ("text", "srt", "vtt", "wav")
+# Derived from the output registry; kept here for the modules that check requests.
+OUTPUT_KINDS: tuple[str, ...] = tuple(kind.value for kind in OUTPUTS)
 
 
 def check_language(code: str, *, role: str = "target") -> str:
@@ -97,3 +100,12 @@ def check_outputs(outputs: Sequence[str]) -> tuple[str, ...]:
             code="invalid_outputs",
         )
     return tuple(kind for kind in OUTPUT_KINDS if kind in outputs)
+
+
+def outputs_for(target_lang: str, *, engine: Engine = Engine.FILE) -> tuple[str, ...]:
+    """Every output kind `engine` can build for `target_lang`, in canonical order."""
+    return tuple(
+        kind.value
+        for kind, spec in OUTPUTS.items()
+        if engine in spec.engines and (not spec.spoken or target_lang in AUDIO_TARGETS)
+    )

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 # Re-exported: the after-commit queue used to live here, and callers may still import it.
 from ltb.db.engine import after_commit as after_commit
 from ltb.db.models import Batch, Job, WebhookEvent
-from ltb.webhooks import BATCH_COMPLETED, JOB_EVENTS
+from ltb.states import JOB_ACTIVE, JOB_EVENTS, BatchStatus, EventType, JobStatus
 
-ACTIVE = ("queued", "running")
+# The statuses a job can still leave, for modules that imported them from here.
+ACTIVE = JOB_ACTIVE
 
 # Called with the id of each webhook event to deliver, from the session's after-commit queue.
 Deliver = Callable[[uuid.UUID], None]
@@ -26,18 +27,19 @@ def finish_job(
     session: Session,
     job: Job,
     *,
-    status: str,
+    status: JobStatus | str,
     error: tuple[str, str] | None = None,
     deliver: Deliver | None = None,
 ) -> bool:
     """Ends an active job with `status`; False (and nothing changes) if it had already ended."""
+    status = JobStatus(status)
     values: dict[str, object] = {"status": status, "finished_at": datetime.now(UTC)}
     if error is not None:
         values["error_code"], values["error_message"] = error
     # One conditional UPDATE: of two workers ending the same job, exactly one succeeds.
     ended = session.execute(
         update(Job)
-        .where(Job.id == job.id, Job.status.in_(ACTIVE))
+        .where(Job.id == job.id, Job.status.in_(JOB_ACTIVE))
         .values(**values)
         .returning(Job.id)
     ).first()
@@ -63,7 +65,7 @@ def reopened() -> dict[str, object]:
     attempts and its progress clock restarted, so the retry is not failed for the
     attempts and the silence of the run that failed."""
     return {
-        "status": "queued",
+        "status": JobStatus.QUEUED,
         "stage": None,
         "error_code": None,
         "error_message": None,
@@ -80,7 +82,9 @@ def reopen_in_batch(session: Session, batch_id: uuid.UUID, jobs: int) -> None:
     session.execute(
         update(Batch)
         .where(Batch.id == batch_id)
-        .values(jobs_finished=Batch.jobs_finished - jobs, completed_at=None, status="open")
+        .values(
+            jobs_finished=Batch.jobs_finished - jobs, completed_at=None, status=BatchStatus.OPEN
+        )
     )
 
 
@@ -101,14 +105,16 @@ def _count_towards_batch(session: Session, batch_id: uuid.UUID, *, deliver: Deli
         .where(Batch.id == batch_id)
         .values(
             completed_at=datetime.now(UTC),
-            status="cancelled" if status == "cancelled" else "completed",
+            status=BatchStatus.CANCELLED
+            if status == BatchStatus.CANCELLED
+            else BatchStatus.COMPLETED,
         )
     )
     if callback:
         _event(
             session,
             tenant_id=tenant_id,
-            event=BATCH_COMPLETED,
+            event=EventType.BATCH_COMPLETED,
             subject_id=batch_id,
             url=callback,
             deliver=deliver,
@@ -119,7 +125,7 @@ def _event(
     session: Session,
     *,
     tenant_id: uuid.UUID,
-    event: str,
+    event: EventType,
     subject_id: uuid.UUID,
     url: str,
     deliver: Deliver | None,
@@ -139,8 +145,8 @@ def cancel_batch_jobs(session: Session, batch: Batch, *, deliver: Deliver | None
     now = datetime.now(UTC)
     ended = session.execute(
         update(Job)
-        .where(Job.batch_id == batch.id, Job.status.in_(ACTIVE))
-        .values(status="cancelled", finished_at=now)
+        .where(Job.batch_id == batch.id, Job.status.in_(JOB_ACTIVE))
+        .values(status=JobStatus.CANCELLED, finished_at=now)
         .returning(Job.id, Job.callback_url)
     ).all()
     for job_id, callback in ended:
@@ -148,7 +154,7 @@ def cancel_batch_jobs(session: Session, batch: Batch, *, deliver: Deliver | None
             _event(
                 session,
                 tenant_id=batch.tenant_id,
-                event=JOB_EVENTS["cancelled"],
+                event=JOB_EVENTS[JobStatus.CANCELLED],
                 subject_id=job_id,
                 url=callback,
                 deliver=deliver,

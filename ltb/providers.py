@@ -6,7 +6,9 @@ emulator by URL (Compose, tests) knows it as surely as one that started it in-pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
 from ltb.errors import LtbError
@@ -34,3 +36,37 @@ def require_provider_key(settings: Settings) -> None:
             "LTB_PROFILE=embedded to try the service against the emulator.",
             code="provider_key_missing",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEndpoint:
+    """Where a process sends its requests. `provider` is None when the URL alone does
+    not tell (a configured URL may be an emulator); the answers' headers tell then."""
+
+    base_url: str
+    api_key: str
+    provider: Provider | None
+
+    @property
+    def emulated(self) -> bool:
+        """Whether this process started the emulator itself, for want of a key."""
+        return self.provider == EMULATOR
+
+
+@contextmanager
+def provider_endpoint(settings: Settings) -> Iterator[ProviderEndpoint]:
+    """The one choice between the provider and the emulator, for workers and local
+    commands alike: DashScope (or the configured URL) when a key is set; otherwise an
+    emulator started inside this process for as long as the context is open. Production
+    never falls back to the emulator."""
+    require_provider_key(settings)
+    key = settings.provider_key
+    if key:
+        yield ProviderEndpoint(base_url=settings.provider_base_url, api_key=key, provider=None)
+        return
+    # Imported here: only a process that needs the stand-in pays for loading it.
+    from emulator.config import EmulatorConfig
+    from emulator.server import serve_in_thread
+
+    with serve_in_thread(EmulatorConfig()) as base_url:
+        yield ProviderEndpoint(base_url=base_url, api_key="local-emulator", provider=EMULATOR)

@@ -16,6 +16,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The states and output kinds are the core's own (re-exported for api/ and the OpenAPI
+# document); a second copy here could drift from what the workers write.
+from ltb.states import BatchStatus as BatchStatus
+from ltb.states import JobStage as JobStage
+from ltb.states import JobStatus as JobStatus
+from ltb.states import OutputKind as OutputKind
+
 
 class Language(StrEnum):
     """A language the provider hears and writes (ltb.languages.LANGUAGES)."""
@@ -53,15 +60,6 @@ class Voice(StrEnum):
     KIKI = "Kiki"
 
 
-class OutputKind(StrEnum):
-    """What a job can produce (ltb.languages.OUTPUT_KINDS)."""
-
-    TEXT = "text"
-    SRT = "srt"
-    VTT = "vtt"
-    WAV = "wav"
-
-
 class OutputFileKind(StrEnum):
     """A file a succeeded job delivers: its outputs and its manifest."""
 
@@ -70,30 +68,6 @@ class OutputFileKind(StrEnum):
     VTT = "vtt"
     WAV = "wav"
     MANIFEST = "manifest"
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    ESTIMATED = "estimated"
-
-
-class JobStage(StrEnum):
-    FETCHING = "fetching"
-    PROBING = "probing"
-    PLANNING = "planning"
-    TRANSLATING = "translating"
-    ASSEMBLING = "assembling"
-    PUBLISHING = "publishing"
-
-
-class BatchStatus(StrEnum):
-    OPEN = "open"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
 
 
 class VisualContext(StrEnum):

@@ -83,6 +83,11 @@ def default_output_folder(tenant: Tenant, *, output_bucket: str) -> str:
     return f"s3://{output_bucket}/{tenant.name}/"
 
 
+def default_output_prefix(tenant: Tenant, job_id: uuid.UUID, *, output_bucket: str) -> str:
+    """Where a job writes its outputs when its request names no prefix."""
+    return f"{default_output_folder(tenant, output_bucket=output_bucket)}{job_id}/"
+
+
 def may_write(tenant: Tenant, uri: str, *, output_bucket: str) -> bool:
     """Whether the tenant's jobs may write under `uri`: its default output folder, or
     one of its write grants. A read grant is not a write grant."""

@@ -8,7 +8,6 @@ differently, and a key the models do not declare fails instead of leaking out.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -17,18 +16,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Batch, Job, UsageDaily, UsageRecord
-from ltb.schemas import BatchView, JobStatus, JobView
+from ltb.outputs import MANIFEST_FILE, OUTPUTS
+from ltb.schemas import BatchView, JobView
+from ltb.states import JOB_FINISHED, JobStatus
 from ltb.storage import ObjectRef, ObjectStore
 from ltb.usage import TOKEN_KINDS
 
-OUTPUT_FILES = {
-    "text": "translation.txt",
-    "srt": "subtitles.srt",
-    "vtt": "subtitles.vtt",
-    "wav": "dub.wav",
-}
-JOB_STATUSES = tuple(status.value for status in JobStatus)
-FINISHED = frozenset({"succeeded", "failed", "cancelled", "estimated"})
+# Each output kind's file name, from the output registry.
+OUTPUT_FILES: dict[str, str] = {kind.value: spec.file_name for kind, spec in OUTPUTS.items()}
+# Plain strings: these are the keys of the batch view's counts.
+JOB_STATUSES: tuple[str, ...] = tuple(status.value for status in JobStatus)
+FINISHED = JOB_FINISHED
 # A batch view lists at most this many failures; `failure_codes` counts them all.
 FAILURES_LISTED = 100
 
@@ -64,7 +62,7 @@ def job_model(
     usage = dict(_NO_USAGE) if just_created else _usage(session, [UsageRecord.job_id == job.id])
     percent = (
         100.0
-        if job.status == "succeeded"
+        if job.status == JobStatus.SUCCEEDED
         else (100.0 * job.chunks_done / job.chunks_total if job.chunks_total else 0.0)
     )
     return JobView.model_validate(
@@ -128,7 +126,7 @@ def batch_model(session: Session, batch: Batch) -> BatchView:
     finished = sum(counts[s] for s in FINISHED)
     failures = session.execute(
         select(Job.id, Job.source_uri, Job.target_lang, Job.error_code, Job.error_message)
-        .where(Job.batch_id == batch.id, Job.status == "failed")
+        .where(Job.batch_id == batch.id, Job.status == JobStatus.FAILED)
         .order_by(Job.finished_at)
         .limit(FAILURES_LISTED)
     ).all()
@@ -136,7 +134,7 @@ def batch_model(session: Session, batch: Batch) -> BatchView:
         str(code): int(n)
         for code, n in session.execute(
             select(Job.error_code, func.count(Job.id))
-            .where(Job.batch_id == batch.id, Job.status == "failed")
+            .where(Job.batch_id == batch.id, Job.status == JobStatus.FAILED)
             .group_by(Job.error_code)
         ).all()
     }
@@ -222,10 +220,10 @@ def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
 
 
 def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dict[str, Any]]:
-    if job.status != "succeeded":
+    if job.status != JobStatus.SUCCEEDED:
         return []
     files = [(kind, name) for kind, name in OUTPUT_FILES.items() if kind in job.outputs]
-    files.append(("manifest", "manifest.json"))
+    files.append(("manifest", MANIFEST_FILE))
     out = []
     for kind, name in files:
         ref = ObjectRef.parse(job.output_prefix + name)
@@ -237,7 +235,3 @@ def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dic
             }
         )
     return out
-
-
-def batch_of(session: Session, batch_id: uuid.UUID) -> Batch | None:
-    return session.get(Batch, batch_id)

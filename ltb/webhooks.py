@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ltb.errors import RequestRefused
+from ltb.states import JOB_EVENTS as _JOB_EVENTS
+from ltb.states import EventType
 
 SIGNATURE_HEADER = "LTB-Signature"
 EVENT_ID_HEADER = "LTB-Event-Id"
 EVENT_TYPE_HEADER = "LTB-Event"
-JOB_EVENTS = {"succeeded": "job.succeeded", "failed": "job.failed", "cancelled": "job.cancelled"}
-BATCH_COMPLETED = "batch.completed"
+JOB_EVENTS = _JOB_EVENTS
+BATCH_COMPLETED = EventType.BATCH_COMPLETED
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -6,15 +6,16 @@ each chunk's speech regions, and each chunk's dub starts at its first speech reg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ltb.outputs import OUTPUTS
+from ltb.states import OutputKind
 from ltb.timeline import Span
-from ltb.views import OUTPUT_FILES
 from worker.dub import DubReport, DubRequest, place_dubs, render_dub, samples_from_pcm16
 from worker.dub.pcm import SAMPLE_RATE_HZ
 from worker.subtitles import TimedText, build_cues, conformance, write_srt, write_vtt
@@ -122,6 +123,84 @@ class DubSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Assembly:
+    """What every writer may read: the translated chunks and the job's facts."""
+
+    chunks: Sequence[TranslatedChunk]
+    target_lang: str
+    timeline_end_s: float
+    no_speech: bool
+    dub: DubSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a writer reports for the manifest besides its file."""
+
+    subtitles: dict[str, Any] | None = None
+    dub: DubReport | None = None
+    warnings: tuple[str, ...] = ()
+
+
+# Builds one output kind's file at the given path.
+Writer = Callable[[Assembly, Path], Written]
+
+
+def _text(assembly: Assembly, path: Path) -> Written:
+    write_text(assembly.chunks, path)
+    return Written()
+
+
+def _srt(assembly: Assembly, path: Path) -> Written:
+    return Written(subtitles=_subtitles(assembly, srt_path=path))
+
+
+def _vtt(assembly: Assembly, path: Path) -> Written:
+    return Written(subtitles=_subtitles(assembly, vtt_path=path))
+
+
+def _subtitles(
+    assembly: Assembly, *, srt_path: Path | None = None, vtt_path: Path | None = None
+) -> dict[str, Any]:
+    return write_subtitles(
+        assembly.chunks,
+        target_lang=assembly.target_lang,
+        timeline_end_s=assembly.timeline_end_s,
+        srt_path=srt_path,
+        vtt_path=vtt_path,
+    )
+
+
+def _wav(assembly: Assembly, path: Path) -> Written:
+    if assembly.no_speech:
+        return Written(dub=silent_dub(timeline_end_s=assembly.timeline_end_s, path=path))
+    report = write_dub(
+        assembly.chunks,
+        timeline_end_s=assembly.timeline_end_s,
+        path=path,
+        max_speed=assembly.dub.max_speed,
+        loudness_lufs=assembly.dub.loudness_lufs,
+        true_peak_dbtp=assembly.dub.true_peak_dbtp,
+    )
+    warnings: tuple[str, ...] = ()
+    if report.overflow_s > 0:
+        warnings = (
+            f"dub_overflow: the dub runs {report.overflow_s:.2f} s past the end of the source",
+        )
+    return Written(dub=report, warnings=warnings)
+
+
+# The writer of every kind in the output registry (ltb/outputs.py); a test checks that
+# none is missing.
+WRITERS: dict[OutputKind, Writer] = {
+    OutputKind.TEXT: _text,
+    OutputKind.SRT: _srt,
+    OutputKind.VTT: _vtt,
+    OutputKind.WAV: _wav,
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Assembled:
     paths: dict[str, Path]
     subtitles: dict[str, Any] | None
@@ -140,34 +219,23 @@ def assemble_outputs(
     dub: DubSettings,
 ) -> Assembled:
     """Writes every requested output into `out_dir`; the same for one file and the service."""
-    paths = {kind: out_dir / name for kind, name in OUTPUT_FILES.items() if kind in outputs}
-    warnings: list[str] = []
-    if "text" in paths:
-        write_text(chunks, paths["text"])
-    subtitles = None
-    if "srt" in paths or "vtt" in paths:
-        subtitles = write_subtitles(
-            chunks,
-            target_lang=target_lang,
-            timeline_end_s=timeline_end_s,
-            srt_path=paths.get("srt"),
-            vtt_path=paths.get("vtt"),
-        )
-    report = None
-    if "wav" in paths:
-        if no_speech:
-            report = silent_dub(timeline_end_s=timeline_end_s, path=paths["wav"])
-        else:
-            report = write_dub(
-                chunks,
-                timeline_end_s=timeline_end_s,
-                path=paths["wav"],
-                max_speed=dub.max_speed,
-                loudness_lufs=dub.loudness_lufs,
-                true_peak_dbtp=dub.true_peak_dbtp,
-            )
-            if report.overflow_s > 0:
-                warnings.append(
-                    f"dub_overflow: the dub runs {report.overflow_s:.2f} s past the end of the source"
-                )
-    return Assembled(paths=paths, subtitles=subtitles, dub=report, warnings=warnings)
+    assembly = Assembly(
+        chunks=chunks,
+        target_lang=target_lang,
+        timeline_end_s=timeline_end_s,
+        no_speech=no_speech,
+        dub=dub,
+    )
+    paths: dict[str, Path] = {}
+    reports: list[Written] = []
+    for kind, spec in OUTPUTS.items():
+        if kind in outputs:
+            paths[kind.value] = out_dir / spec.file_name
+            reports.append(WRITERS[kind](assembly, paths[kind.value]))
+    # SRT and VTT carry the same cues, so either one's conformance figures will do.
+    return Assembled(
+        paths=paths,
+        subtitles=next((r.subtitles for r in reports if r.subtitles is not None), None),
+        dub=next((r.dub for r in reports if r.dub is not None), None),
+        warnings=[warning for r in reports for warning in r.warnings],
+    )

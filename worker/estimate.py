@@ -8,6 +8,7 @@ from typing import Any
 from ltb import tokens
 from ltb.errors import MediaError
 from ltb.languages import check_dub_request, check_language, check_outputs
+from ltb.outputs import spoken
 from ltb.pricing import Cost, PriceTable
 from ltb.settings import Settings
 from worker.analysis import SourceAnalysis
@@ -39,7 +40,7 @@ class TranslationRequest:
         if source_lang is not None:
             check_language(source_lang, role="source")
         kinds = check_outputs(outputs)
-        chosen_voice = check_dub_request(target_lang, voice) if "wav" in kinds else voice
+        chosen_voice = check_dub_request(target_lang, voice) if spoken(kinds) else voice
         return cls(
             target_lang=target_lang,
             outputs=kinds,

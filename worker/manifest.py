@@ -7,16 +7,18 @@ figures always reconcile with the provider's request ids.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ltb.pricing import PriceTable
+from ltb.states import ChunkStatus
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from worker.analysis import SourceAnalysis
 from worker.dub import DubReport
+from worker.plan import PlannedChunk
 from worker.usage_records import UsageRecord, totals
 
 MANIFEST_VERSION = 1
@@ -28,11 +30,44 @@ class ChunkReport:
     span: Span
     speech_s: float
     estimated: TokenCounts
-    # done | silent (never sent) | split (truncated, redone as two halves) | failed | pending
-    status: str
+    status: ChunkStatus
     finish_reason: str | None = None
     split_into: tuple[int, ...] = ()
     cut_through_speech: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkOutcome:
+    """What became of one chunk: the service reads it from the chunk rows, `ltb translate`
+    from its run. `parent_index` names the chunk a half was split from."""
+
+    chunk: PlannedChunk
+    status: ChunkStatus
+    finish_reason: str | None = None
+    parent_index: int | None = None
+
+
+def chunk_reports(outcomes: Iterable[ChunkOutcome]) -> list[ChunkReport]:
+    """The manifest's chunk list, in timeline order, for the service and `ltb translate`
+    alike. A split chunk names its halves (`split_into`), found from their parent links."""
+    listed = sorted(outcomes, key=lambda o: (o.chunk.span.start_s, o.chunk.index))
+    halves: dict[int, list[int]] = defaultdict(list)
+    for outcome in listed:
+        if outcome.parent_index is not None:
+            halves[outcome.parent_index].append(outcome.chunk.index)
+    return [
+        ChunkReport(
+            index=o.chunk.index,
+            span=o.chunk.span,
+            speech_s=o.chunk.speech_s,
+            estimated=o.chunk.cost.as_counts(),
+            status=o.status,
+            finish_reason=o.finish_reason,
+            split_into=tuple(sorted(halves.get(o.chunk.index, ()))),
+            cut_through_speech=o.chunk.cut_through_speech,
+        )
+        for o in listed
+    ]
 
 
 def build_manifest(

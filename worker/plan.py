@@ -21,6 +21,7 @@ from ltb import tokens
 from ltb.errors import MediaError
 from ltb.media.probe import VideoProps
 from ltb.media.speech_map import QuietPoint, SpeechMap
+from ltb.outputs import spoken
 from ltb.timeline import Span, spans_within, total_duration_s
 from ltb.usage import TokenCounts
 from worker.payload import (
@@ -87,7 +88,7 @@ class PlanOptions:
 
     @property
     def wants_dub(self) -> bool:
-        return "wav" in self.outputs
+        return spoken(self.outputs)
 
     @property
     def text_tokens_per_s(self) -> float:

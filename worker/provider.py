@@ -20,7 +20,8 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from ltb.errors import ProviderError
-from ltb.providers import Provider, served_by
+from ltb.providers import Provider, ProviderEndpoint, served_by
+from ltb.settings import Settings
 from ltb.usage import TokenCounts
 
 # 429 and 5xx mean "later"; a 400 means the request itself is wrong and will stay wrong.
@@ -314,3 +315,19 @@ def _retry_after_s(headers: Mapping[str, str]) -> float | None:
             return None
         seconds = (when - datetime.now(UTC)).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def client_for(endpoint: ProviderEndpoint, settings: Settings) -> ProviderClient:
+    """The client a worker or a local command uses for `endpoint`, with the configured
+    timeouts and model."""
+    return ProviderClient(
+        base_url=endpoint.base_url,
+        api_key=endpoint.api_key,
+        model=settings.model,
+        timeouts=Timeouts(
+            connect_s=settings.provider_connect_timeout_s,
+            first_byte_s=settings.provider_first_byte_timeout_s,
+            total_s=settings.provider_total_timeout_s,
+        ),
+        provider=endpoint.provider,
+    )

@@ -19,14 +19,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ltb.errors import LtbError
+from ltb.outputs import MANIFEST_FILE, spoken
 from ltb.pricing import PriceTable
 from ltb.settings import Settings
+from ltb.states import ChunkStatus
 from worker.analysis import SourceAnalysis, analyse_source, media_limits
 from worker.assemble import DubSettings, TranslatedChunk, assemble_outputs
 from worker.dub import DubReport
 from worker.estimate import TranslationRequest, plan_options
 from worker.extract import extract_chunk
-from worker.manifest import ChunkReport, build_manifest
+from worker.manifest import ChunkOutcome, build_manifest, chunk_reports
 from worker.plan import ChunkPlan, PlannedChunk, PlanOptions, Source, plan_chunks, split_chunk
 from worker.provider import ProviderClient
 from worker.ratelimit import RateLimiter
@@ -37,7 +39,7 @@ from worker.usage_records import JsonlUsageLog
 class RunObserver(Protocol):
     def planned(self, plan: ChunkPlan) -> None: ...
     def chunk_started(self, chunk: PlannedChunk) -> None: ...
-    def chunk_finished(self, chunk: PlannedChunk, status: str) -> None: ...
+    def chunk_finished(self, chunk: PlannedChunk, status: ChunkStatus) -> None: ...
     def chunk_split(
         self, chunk: PlannedChunk, halves: tuple[PlannedChunk, PlannedChunk]
     ) -> None: ...
@@ -51,7 +53,7 @@ class _Silent:
     def chunk_started(self, chunk: PlannedChunk) -> None:
         pass
 
-    def chunk_finished(self, chunk: PlannedChunk, status: str) -> None:
+    def chunk_finished(self, chunk: PlannedChunk, status: ChunkStatus) -> None:
         pass
 
     def chunk_split(self, chunk: PlannedChunk, halves: tuple[PlannedChunk, PlannedChunk]) -> None:
@@ -83,7 +85,7 @@ class RunResult:
 class _Books:
     """What the run knows of its chunks as they come back."""
 
-    reports: dict[int, ChunkReport] = field(default_factory=dict)
+    outcomes: dict[int, ChunkOutcome] = field(default_factory=dict)
     translated: dict[int, TranslatedChunk] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -135,7 +137,7 @@ def translate_file(
     manifest = build_manifest(
         job=_job_parameters(job, settings, client, price_table, analysis),
         analysis=analysis,
-        chunks=sorted(books.reports.values(), key=lambda r: (r.span.start_s, r.index)),
+        chunks=chunk_reports(books.outcomes.values()),
         records=log.records(),
         estimate=plan.estimate,
         price_table=price_table,
@@ -148,7 +150,7 @@ def translate_file(
         dub=dub,
         error=error.as_dict() if error else None,
     )
-    manifest_path = job.out_dir / "manifest.json"
+    manifest_path = job.out_dir / MANIFEST_FILE
     _write_json(manifest_path, manifest)
     return RunResult(outcome, manifest, manifest_path, outputs, error)
 
@@ -210,13 +212,15 @@ def _translate_all(
     next_index = len(plan.chunks)
     for chunk in plan.chunks:
         if chunk.silent:
-            books.reports[chunk.index] = _report(chunk, "silent")
+            books.outcomes[chunk.index] = ChunkOutcome(chunk, ChunkStatus.SILENT)
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="chunk") as pool:
         pending: dict[Future[ChunkResult], PlannedChunk] = {}
 
-        def submit(chunk: PlannedChunk) -> None:
+        def submit(chunk: PlannedChunk, parent_index: int | None = None) -> None:
             watch.chunk_started(chunk)
-            books.reports[chunk.index] = _report(chunk, "pending")
+            books.outcomes[chunk.index] = ChunkOutcome(
+                chunk, ChunkStatus.PENDING, parent_index=parent_index
+            )
             pending[pool.submit(runner, chunk)] = chunk
 
         for chunk in plan.chunks:
@@ -230,23 +234,21 @@ def _translate_all(
                 try:
                     result = future.result()
                 except LtbError as exc:
-                    books.reports[chunk.index] = _report(chunk, "failed")
-                    watch.chunk_finished(chunk, "failed")
+                    _settle(books, chunk, ChunkStatus.FAILED)
+                    watch.chunk_finished(chunk, ChunkStatus.FAILED)
                     if failure is None:
                         failure = exc
                         # Queued chunks never start; chunks in flight finish and are recorded.
                         for queued in list(pending):
                             if queued.cancel():
                                 never_started = pending.pop(queued)
-                                books.reports[never_started.index] = _report(
-                                    never_started, "cancelled"
-                                )
+                                _settle(books, never_started, ChunkStatus.CANCELLED)
                     continue
                 reply = result.reply
                 if reply.truncated:
                     halves = split_chunk(chunk, source, options, first_index=next_index)
                     if halves is None:
-                        books.reports[chunk.index] = _report(chunk, "failed", reply.finish_reason)
+                        _settle(books, chunk, ChunkStatus.FAILED, reply.finish_reason)
                         failure = failure or LtbError(
                             f"the answer for {chunk.span.start_s:.1f}-{chunk.span.end_s:.1f} s is "
                             "cut off at the provider's output limit even for the shortest chunk",
@@ -254,12 +256,7 @@ def _translate_all(
                         )
                         continue
                     next_index += 2
-                    books.reports[chunk.index] = _report(
-                        chunk,
-                        "split",
-                        reply.finish_reason,
-                        split_into=(halves[0].index, halves[1].index),
-                    )
+                    _settle(books, chunk, ChunkStatus.SPLIT, reply.finish_reason)
                     books.warnings.append(
                         f"output_truncated: chunk {chunk.index} hit the output limit and was redone "
                         f"as chunks {halves[0].index} and {halves[1].index}"
@@ -267,9 +264,9 @@ def _translate_all(
                     watch.chunk_split(chunk, halves)
                     if failure is None:
                         for half in halves:
-                            submit(half)
+                            submit(half, parent_index=chunk.index)
                     continue
-                books.reports[chunk.index] = _report(chunk, "done", reply.finish_reason)
+                _settle(books, chunk, ChunkStatus.DONE, reply.finish_reason)
                 books.translated[chunk.index] = TranslatedChunk(
                     index=chunk.index,
                     span=chunk.span,
@@ -277,28 +274,17 @@ def _translate_all(
                     text=reply.text,
                     pcm=reply.pcm,
                 )
-                watch.chunk_finished(chunk, "done")
+                watch.chunk_finished(chunk, ChunkStatus.DONE)
         if failure is not None:
             raise failure
 
 
-def _report(
-    chunk: PlannedChunk,
-    status: str,
-    finish_reason: str | None = None,
-    *,
-    split_into: tuple[int, ...] = (),
-) -> ChunkReport:
-    return ChunkReport(
-        index=chunk.index,
-        span=chunk.span,
-        speech_s=chunk.speech_s,
-        estimated=chunk.cost.as_counts(),
-        status=status,
-        finish_reason=finish_reason,
-        split_into=split_into,
-        cut_through_speech=chunk.cut_through_speech,
-    )
+def _settle(
+    books: _Books, chunk: PlannedChunk, status: ChunkStatus, finish_reason: str | None = None
+) -> None:
+    """Records how a chunk ended, keeping the half's link to the chunk it was split from."""
+    parent = books.outcomes[chunk.index].parent_index if chunk.index in books.outcomes else None
+    books.outcomes[chunk.index] = ChunkOutcome(chunk, status, finish_reason, parent_index=parent)
 
 
 def _assemble(
@@ -335,7 +321,7 @@ def _job_parameters(
         "target_lang": request.target_lang,
         "source_lang": request.source_lang,
         "outputs": list(request.outputs),
-        "voice": request.voice if "wav" in request.outputs else None,
+        "voice": request.voice if spoken(request.outputs) else None,
         "visual_context": "on" if request.visual_context else "off",
         "max_speed": job.max_speed,
         "concurrency": job.concurrency,

@@ -14,6 +14,7 @@ from typing import Any
 
 from ltb import tokens
 from ltb.errors import LtbError, ProviderError
+from ltb.outputs import spoken
 from ltb.usage import TokenCounts
 from worker.estimate import TranslationRequest
 from worker.extract import ChunkPayload
@@ -169,7 +170,7 @@ def chunk_work(
     chunk: PlannedChunk, payload: ChunkPayload, request: TranslationRequest, *, media: str
 ) -> ChunkWork:
     """The provider call for one chunk's payload, and what it should cost."""
-    wants_dub = "wav" in request.outputs
+    wants_dub = spoken(request.outputs)
     call = TranslationCall(
         media=media,
         kind=payload.kind,

@@ -28,7 +28,15 @@ from ltb.cli.client_views import (
     stderr,
     wait_with_progress,
 )
-from ltb.cli.guard import EXIT_BAD_INPUT, EXIT_INTERNAL, fail, guarded, on_off, parse_list
+from ltb.cli.guard import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    OUTPUT_CHOICES,
+    fail,
+    guarded,
+    on_off,
+    parse_list,
+)
 from ltb.errors import LtbError
 from ltb.settings import get_settings
 
@@ -104,7 +112,7 @@ def submit(
     ] = None,
     outputs: Annotated[
         str | None,
-        typer.Option(help="Comma-separated outputs: text, srt, vtt, wav \\[default: text,srt]."),
+        typer.Option(help=f"Comma-separated outputs: {OUTPUT_CHOICES} \\[default: text,srt]."),
     ] = None,
     voice: Annotated[str | None, typer.Option(help="Dub voice, e.g. Cherry, Nofish, Kiki.")] = None,
     visual_context: Annotated[

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ltb.cli.guard import fail
+from ltb.states import JOB_FINISHED, JobStatus
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
 console = Console()
 stderr = Console(stderr=True)
 
-FINAL = ("succeeded", "failed", "cancelled", "estimated")
-UNSUCCESSFUL = ("failed", "cancelled")
+FINAL = JOB_FINISHED
+UNSUCCESSFUL = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
+# Statuses whose job has nothing left to do: its progress reads 100%.
+_COMPLETE = frozenset({JobStatus.SUCCEEDED, JobStatus.ESTIMATED})
 TOKEN_KINDS = ("input_audio", "input_video", "input_text", "output_text", "output_audio")
 # Poll briskly while jobs move; back off to a few seconds while nothing changes. The GETs
 # of a round go one after another, so a large batch never has more than one in flight.
@@ -89,7 +92,7 @@ def wait_with_progress(
 
 
 def _percent(job: dict[str, Any]) -> float:
-    done = job["status"] in ("succeeded", "estimated")
+    done = job["status"] in _COMPLETE
     return 100.0 if done else float(job["progress"]["percent"])
 
 
@@ -105,7 +108,7 @@ def _bar_label(job: dict[str, Any]) -> str:
 def _bar_note(job: dict[str, Any]) -> str:
     status, stage, progress = job["status"], job["stage"], job["progress"]
     note = status
-    if status == "running" and stage:
+    if status == JobStatus.RUNNING and stage:
         note += f" · {stage}"
     if progress["chunks_total"] and status not in UNSUCCESSFUL:
         note += f" · {progress['chunks_done']}/{progress['chunks_total']} chunks"
@@ -154,8 +157,15 @@ def report_unsuccessful(jobs: list[dict[str, Any]]) -> bool:
     return bool(unsuccessful)
 
 
+_STATUS_COLOURS: dict[str, str] = {
+    JobStatus.SUCCEEDED: "green",
+    JobStatus.FAILED: "red",
+    JobStatus.CANCELLED: "yellow",
+}
+
+
 def _status_markup(status: str) -> str:
-    colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(status)
+    colour = _STATUS_COLOURS.get(status)
     return f"[{colour}]{status}[/]" if colour else escape(status)
 
 
@@ -168,7 +178,7 @@ def print_job(job: dict[str, Any]) -> None:
     facts.add_column(overflow="fold")
     facts.add_row("job", escape(job["id"]))
     facts.add_row("status", _status_markup(job["status"]))
-    if job["stage"] and job["status"] not in ("succeeded", "estimated"):
+    if job["stage"] and job["status"] not in _COMPLETE:
         facts.add_row("stage", escape(job["stage"]))
     facts.add_row(
         "progress",

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ltb.cli.app import app
-from ltb.cli.guard import guarded, on_off, parse_list
+from ltb.cli.guard import OUTPUT_CHOICES, guarded, on_off, parse_list
 from ltb.pricing import load_price_book
 from ltb.settings import get_settings
 
@@ -20,7 +20,7 @@ from ltb.settings import get_settings
 def estimate(
     file: Annotated[Path, typer.Argument(help="Audio or video file to estimate.")],
     outputs: Annotated[
-        str, typer.Option(help="Comma-separated outputs: text, srt, vtt, wav.")
+        str, typer.Option(help=f"Comma-separated outputs: {OUTPUT_CHOICES}.")
     ] = "text,srt",
     visual_context: Annotated[
         str, typer.Option("--visual-context", help="Send the video frames as context: on or off.")

@@ -14,10 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from ltb.errors import LtbError
+from ltb.languages import OUTPUT_KINDS
 
 log = logging.getLogger("ltb")
 stderr = Console(stderr=True)
 
+# The output kinds, as the commands' help lists them.
+OUTPUT_CHOICES = ", ".join(OUTPUT_KINDS)
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
 

@@ -11,11 +11,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ltb.cli.app import app
-from ltb.cli.guard import guarded, on_off, parse_list
+from ltb.cli.guard import OUTPUT_CHOICES, guarded, on_off, parse_list
 from ltb.errors import RequestRefused
-from ltb.languages import AUDIO_TARGETS
+from ltb.languages import outputs_for
 from ltb.pricing import load_price_book
 from ltb.settings import get_settings
+from ltb.states import ChunkStatus
 
 if TYPE_CHECKING:
     # The media stack (numpy, PyAV, OpenCV) loads only when a command needs it,
@@ -37,7 +38,7 @@ def translate(
     outputs: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated outputs: text, srt, vtt, wav. Default: all the target allows."
+            help=f"Comma-separated outputs: {OUTPUT_CHOICES}. Default: all the target allows."
         ),
     ] = None,
     voice: Annotated[str | None, typer.Option(help="Dub voice, e.g. Cherry, Nofish, Kiki.")] = None,
@@ -97,10 +98,9 @@ def run_translate(
         raise RequestRefused("--max-speed must lie between 1.0 and 1.5", code="invalid_option")
     if not 1 <= concurrency <= 64:
         raise RequestRefused("--concurrency must lie between 1 and 64", code="invalid_option")
-    default_outputs = "text,srt,vtt,wav" if target in AUDIO_TARGETS else "text,srt,vtt"
     request = TranslationRequest.checked(
         target_lang=target,
-        outputs=parse_list(outputs or default_outputs),
+        outputs=parse_list(outputs) if outputs else outputs_for(target),
         visual_context=on_off(visual_context, name="--visual-context"),
         source_lang=source,
         voice=voice,
@@ -164,10 +164,10 @@ class _ProgressView:
         label = f"chunk {chunk.index:>3} {chunk.span.start_s:7.1f}-{chunk.span.end_s:7.1f} s"
         self.tasks[chunk.index] = self.progress.add_task(label, total=1, note="queued")
 
-    def chunk_finished(self, chunk: PlannedChunk, status: str) -> None:
+    def chunk_finished(self, chunk: PlannedChunk, status: ChunkStatus) -> None:
         assert self.total is not None
         self.progress.update(self.tasks[chunk.index], completed=1, note=status)
-        if status == "done":
+        if status == ChunkStatus.DONE:
             self.progress.advance(self.total)
 
     def chunk_split(self, chunk: PlannedChunk, halves: tuple[PlannedChunk, PlannedChunk]) -> None:
@@ -197,7 +197,7 @@ def _print_summary(result: RunResult) -> None:
         console.print(f"[bold red]failed[/] {escape(error['code'])}: {escape(error['message'])}")
     if manifest["provider"] == "emulator":
         console.print("[yellow]Answered by the emulator: the translations are placeholders.[/]")
-    done = sum(1 for c in manifest["chunks"] if c["status"] == "done")
+    done = sum(1 for c in manifest["chunks"] if c["status"] == ChunkStatus.DONE)
     console.print(
         f"[bold]{done} chunks, {totals['requests']} requests[/] "
         f"({totals['estimated_requests']} with estimated usage)"

@@ -32,6 +32,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from ltb.states import BatchStatus, ChunkStatus, JobStatus, WebhookStatus
+
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 Money = Numeric(20, 8)
 
@@ -129,7 +131,7 @@ class Batch(Base):
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     callback_url: Mapped[str | None] = mapped_column(Text, default=None)
     # open: jobs still to finish | completed: every job finished | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=BatchStatus.OPEN)
     jobs_total: Mapped[int] = mapped_column(Integer, default=0)
     # Counted up by each job that ends; the job that makes it equal jobs_total completes the batch.
     jobs_finished: Mapped[int] = mapped_column(Integer, default=0)
@@ -168,7 +170,8 @@ class Job(Base):
     budget_max_cost: Mapped[Decimal | None] = mapped_column(default=None)
     callback_url: Mapped[str | None] = mapped_column(Text, default=None)
 
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # A JobStatus and a JobStage (ltb/states.py); plain strings in the database.
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
     stage: Mapped[str | None] = mapped_column(String(16), default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
@@ -230,8 +233,7 @@ class Chunk(Base):
     video: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
     cut_through_speech: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    # pending | running | done | failed | split | silent | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=ChunkStatus.PENDING)  # a ChunkStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
@@ -352,7 +354,7 @@ class WebhookEvent(Base):
     subject_id: Mapped[uuid.UUID] = mapped_column()
     url: Mapped[str] = mapped_column(Text)
     # pending | delivered | failed (gave up after the retry window)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=WebhookStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)

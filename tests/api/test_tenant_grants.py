@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ltb.db.models import Job
 from ltb.errors import RequestRefused
-from ltb.tenancy import create_tenant, folder
+from ltb.tenancy import create_tenant, default_output_prefix, folder
 
 from support.factories import tenant_with_key
 
@@ -95,6 +95,19 @@ def test_write_grants_and_the_default_output_folder_are_writable(
     assert response.status_code == 202, response.text
     job = db.get(Job, uuid.UUID(response.json()["id"]))
     assert job is not None and job.output_prefix == wanted.rstrip("/") + "/"
+
+
+def test_a_job_that_names_no_output_prefix_writes_under_the_default_one(
+    client: TestClient, db: Session, initech
+) -> None:
+    tenant, key = initech
+
+    response = submit(client, key, source_uri=f"s3://media/{tenant.name}/talk.mp4")
+
+    assert response.status_code == 202, response.text
+    job = db.get(Job, uuid.UUID(response.json()["id"]))
+    assert job is not None
+    assert job.output_prefix == default_output_prefix(tenant, job.id, output_bucket="ltb-outputs")
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Job, Tenant
+from ltb.db.models import Chunk, Job, Tenant
 from ltb.queue import QUEUES, queue_depth
 from ltb.storage import ObjectRef, ObjectStore
 from worker.service.context import WorkerContext
@@ -61,6 +61,31 @@ def new_job(sessions: sessionmaker[Session], tenant: Tenant, **fields: Any) -> J
             **fields,
         )
     return job
+
+
+def add_chunks(
+    sessions: sessionmaker[Session], job: Job, statuses: Sequence[str], **fields: Any
+) -> list[uuid.UUID]:
+    """Five-second chunks of `job` with speech, one per status in timeline order; done
+    ones carry a translation. `fields` apply to every chunk."""
+    with unit_of_work(sessions) as session:
+        chunks = [
+            Chunk(
+                tenant_id=job.tenant_id,
+                job_id=job.id,
+                idx=idx,
+                start_s=idx * 5.0,
+                end_s=idx * 5.0 + 5,
+                speech=[[idx * 5.0, idx * 5.0 + 4]],
+                status=status,
+                result_text="Hi." if status == "done" else None,
+                **fields,
+            )
+            for idx, status in enumerate(statuses)
+        ]
+        session.add_all(chunks)
+        session.flush()
+        return [chunk.id for chunk in chunks]
 
 
 def upload(store: ObjectStore, uri: str, path: Path) -> str:

@@ -7,10 +7,10 @@ import uuid
 from typing import Any
 
 import psycopg
-from job_support import MakeContext, new_job, new_tenant, sent
+from job_support import MakeContext, add_chunks, new_job, new_tenant, sent
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Chunk, Job
+from ltb.db.models import Job
 from ltb.queue import PLAN_JOB
 from worker.service.reaper import reap
 
@@ -27,20 +27,7 @@ def _translating(ctx: Any, tenant: Any, *, chunk_status: str = "pending") -> Job
     job = new_job(
         ctx.sessions, tenant, status="running", stage="translating", chunks_total=2, chunks_done=1
     )
-    with unit_of_work(ctx.sessions) as session:
-        for idx, status in enumerate(("done", chunk_status)):
-            session.add(
-                Chunk(
-                    tenant_id=tenant.id,
-                    job_id=job.id,
-                    idx=idx,
-                    start_s=idx * 5.0,
-                    end_s=idx * 5.0 + 5,
-                    status=status,
-                    attempts=1,
-                    result_text="Hi." if status == "done" else None,
-                )
-            )
+    add_chunks(ctx.sessions, job, ("done", chunk_status), attempts=1)
     return job
 
 

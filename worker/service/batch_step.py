@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ltb.db.models import Job
 from ltb.queue import PLAN_JOB
+from ltb.states import JobStatus
 from worker.service.context import WorkerContext
 
 PAGE = 1000
@@ -23,7 +24,7 @@ def dispatch_batch(ctx: WorkerContext, batch_id: uuid.UUID) -> int:
     after: uuid.UUID | None = None
     while True:
         with ctx.sessions() as session:
-            query = select(Job.id).where(Job.batch_id == batch_id, Job.status == "queued")
+            query = select(Job.id).where(Job.batch_id == batch_id, Job.status == JobStatus.QUEUED)
             if after is not None:
                 query = query.where(Job.id > after)
             ids = list(session.scalars(query.order_by(Job.id).limit(PAGE)))

@@ -22,7 +22,9 @@ from typing import Any
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
+from ltb.outputs import spoken
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
+from ltb.states import ChunkStatus
 from ltb.storage import ObjectRef
 from worker.estimate import plan_options
 from worker.extract import ChunkPayload, extract_chunk
@@ -93,7 +95,7 @@ def _claim(ctx: WorkerContext, chunk_id: uuid.UUID) -> Claimed | None:
             planned=repo.planned_from_row(chunk),
             job=JobFacts.of(job),
             work_prefix=f"{ctx.settings.work_prefix.rstrip('/')}/{job.id}/",
-            dubbed="wav" in job.outputs,
+            dubbed=spoken(job.outputs),
         )
 
 
@@ -178,7 +180,7 @@ def _checkpoint(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> No
             claimed.chunk_id,
             owner=ctx.owner,
             or_pending=True,
-            status="done",
+            status=ChunkStatus.DONE,
             result_text=reply.text,
             finish_reason=reply.finish_reason,
         )
@@ -214,7 +216,11 @@ def _split(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
         )
         if halves is None:
             repo.finish_chunk(
-                session, claimed.chunk_id, owner=ctx.owner, status="failed", finish_reason="length"
+                session,
+                claimed.chunk_id,
+                owner=ctx.owner,
+                status=ChunkStatus.FAILED,
+                finish_reason="length",
             )
             repo.fail_job(
                 session,
@@ -226,7 +232,11 @@ def _split(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
             )
             return
         if not repo.finish_chunk(
-            session, claimed.chunk_id, owner=ctx.owner, status="split", finish_reason="length"
+            session,
+            claimed.chunk_id,
+            owner=ctx.owner,
+            status=ChunkStatus.SPLIT,
+            finish_reason="length",
         ):
             return
         rows = [
@@ -258,7 +268,7 @@ def _give_up(ctx: WorkerContext, claimed: Claimed, error: LtbError) -> None:
             session,
             claimed.chunk_id,
             owner=ctx.owner,
-            status="failed",
+            status=ChunkStatus.FAILED,
             error_code=error.code,
             error_message=error.message,
         )
@@ -280,7 +290,11 @@ def _hand_back(ctx: WorkerContext, claimed: Claimed) -> None:
     def release() -> None:
         with unit_of_work(ctx.sessions) as session:
             chunk = session.get(Chunk, claimed.chunk_id)
-            if chunk is None or chunk.lease_owner != ctx.owner or chunk.status != "running":
+            if (
+                chunk is None
+                or chunk.lease_owner != ctx.owner
+                or chunk.status != ChunkStatus.RUNNING
+            ):
                 return
             repo.abandon_pending_records(
                 session, chunk, dubbed=claimed.dubbed, price_table=ctx.prices.current()

@@ -26,6 +26,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
 from ltb.settings import Settings
+from ltb.states import JobStatus
 from ltb.storage import ObjectRef
 from worker.service.context import WorkerContext
 
@@ -74,7 +75,7 @@ def remove_finished_work(ctx: WorkerContext, *, limit: int = WORK_REMOVALS_PER_S
             session.scalars(
                 select(Job.id)
                 .where(
-                    Job.status.in_(("succeeded", "cancelled")),
+                    Job.status.in_((JobStatus.SUCCEEDED, JobStatus.CANCELLED)),
                     Job.work_removed_at.is_(None),
                     Job.finished_at < grace,
                 )

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import session_factory
 from ltb.pricing import PriceBook, load_price_book
-from ltb.providers import EMULATOR, require_provider_key
+from ltb.providers import provider_endpoint
 from ltb.queue import DELIVER_WEBHOOK, make_celery
 from ltb.settings import Settings, get_settings
 from ltb.storage import ObjectStore, object_store
-from worker.provider import ProviderClient, Timeouts
+from worker.provider import ProviderClient, client_for
 from worker.ratelimit import LocalRateLimiter, RateLimiter, quota
 from worker.translate import RetryPolicy
 
@@ -86,29 +86,6 @@ def _build(settings: Settings) -> WorkerContext:
 
 
 def _provider_client(settings: Settings) -> ProviderClient:
-    timeouts = Timeouts(
-        connect_s=settings.provider_connect_timeout_s,
-        first_byte_s=settings.provider_first_byte_timeout_s,
-        total_s=settings.provider_total_timeout_s,
-    )
-    # A worker started some other way than `ltb worker` must not fall back either.
-    require_provider_key(settings)
-    key = settings.provider_key
-    if key:
-        return ProviderClient(
-            base_url=settings.provider_base_url,
-            api_key=key,
-            model=settings.model,
-            timeouts=timeouts,
-        )
-    # The embedded profile with no key: the emulator, in this process.
-    from emulator.config import EmulatorConfig
-    from emulator.server import serve_in_thread
-
-    return ProviderClient(
-        base_url=_resources.enter_context(serve_in_thread(EmulatorConfig())),
-        api_key="local-emulator",
-        model=settings.model,
-        timeouts=timeouts,
-        provider=EMULATOR,
-    )
+    # The embedded profile with no key gets the emulator in this process, kept for the
+    # process's life; a worker started some other way than `ltb worker` chooses the same.
+    return client_for(_resources.enter_context(provider_endpoint(settings)), settings)

@@ -26,25 +26,20 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
+from ltb.outputs import MANIFEST_CONTENT_TYPE, MANIFEST_FILE, output_spec
+from ltb.states import ChunkStatus, JobStage, JobStatus
 from ltb.storage import ObjectRef, StorageError, is_transient
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from worker.analysis import SourceAnalysis
 from worker.assemble import DubSettings, TranslatedChunk, assemble_outputs
-from worker.manifest import ChunkReport, build_manifest
+from worker.manifest import ChunkOutcome, build_manifest, chunk_reports
 from worker.service import repository as repo
 from worker.service.cleanup import remove_work
 from worker.service.context import WorkerContext
 from worker.service.heartbeat import JobHeartbeat
 
 log = logging.getLogger("ltb.worker.finalize")
-
-CONTENT_TYPES = {
-    "text": "text/plain; charset=utf-8",
-    "srt": "application/x-subrip; charset=utf-8",
-    "vtt": "text/vtt; charset=utf-8",
-    "wav": "audio/wav",
-}
 
 
 def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
@@ -90,7 +85,7 @@ def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     with unit_of_work(ctx.sessions) as session:
         row = session.get_one(Job, job_id)
         row.warnings = manifest["warnings"]
-        finish_job(session, row, status="succeeded", deliver=ctx.deliver_webhook)
+        finish_job(session, row, status=JobStatus.SUCCEEDED, deliver=ctx.deliver_webhook)
     log.info("job %s succeeded", job_id)
     remove_work(ctx, job_id)
 
@@ -114,7 +109,7 @@ def _hand_back(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     """Lets the reaper finalize the job again soon, after a transient failure."""
     with unit_of_work(ctx.sessions) as session:
         # Not progress: the stuck clock keeps running while a finalize fails.
-        session.execute(update(Job).where(Job.id == job_id).values(stage="translating"))
+        session.execute(update(Job).where(Job.id == job_id).values(stage=JobStage.TRANSLATING))
 
 
 def _publish(
@@ -122,7 +117,7 @@ def _publish(
 ) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix=f"finalize-{job.id}-", dir=_scratch(ctx)))
     try:
-        translated = [_translated(ctx, c) for c in chunks if c.status == "done"]
+        translated = [_translated(ctx, c) for c in chunks if c.status == ChunkStatus.DONE]
         assembled = assemble_outputs(
             translated,
             outputs=job.outputs,
@@ -140,19 +135,19 @@ def _publish(
         no_speech = job.chunks_total == 0
         warnings = [*job.warnings, *assembled.warnings]
         with unit_of_work(ctx.sessions) as session:
-            repo.set_stage(session, job.id, "publishing")
+            repo.set_stage(session, job.id, JobStage.PUBLISHING)
         for kind, path in paths.items():
             with _output_bucket(job.output_prefix):
                 ctx.store.upload_file(
                     path,
                     ObjectRef.parse(job.output_prefix + path.name),
-                    content_type=CONTENT_TYPES[kind],
+                    content_type=output_spec(kind).content_type,
                 )
         table = ctx.prices.by_id(job.price_table) if job.price_table else ctx.prices.current()
         manifest = build_manifest(
             job=_parameters(job),
             analysis=analysis,
-            chunks=[_report(c) for c in chunks],
+            chunks=chunk_reports(_outcome(c) for c in chunks),
             records=records,
             # The plan's estimate: the chunks it made, not the halves of later splits.
             estimate=TokenCounts.sum(
@@ -169,9 +164,9 @@ def _publish(
         )
         with _output_bucket(job.output_prefix):
             ctx.store.put_bytes(
-                ObjectRef.parse(job.output_prefix + "manifest.json"),
+                ObjectRef.parse(job.output_prefix + MANIFEST_FILE),
                 (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode(),
-                content_type="application/json",
+                content_type=MANIFEST_CONTENT_TYPE,
             )
         return manifest
     finally:
@@ -213,15 +208,12 @@ def _translated(ctx: WorkerContext, chunk: Chunk) -> TranslatedChunk:
     )
 
 
-def _report(chunk: Chunk) -> ChunkReport:
-    return ChunkReport(
-        index=chunk.idx,
-        span=Span(chunk.start_s, chunk.end_s),
-        speech_s=sum(b - a for a, b in chunk.speech),
-        estimated=TokenCounts.of(chunk, prefix="est_"),
-        status=chunk.status,
+def _outcome(chunk: Chunk) -> ChunkOutcome:
+    return ChunkOutcome(
+        chunk=repo.planned_from_row(chunk),
+        status=ChunkStatus(chunk.status),
         finish_reason=chunk.finish_reason,
-        cut_through_speech=chunk.cut_through_speech,
+        parent_index=chunk.parent_idx,
     )
 
 

@@ -24,6 +24,7 @@ from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
+from ltb.states import FINALIZE_STAGES, JOB_ACTIVE, PLAN_STAGES, ChunkStatus, JobStage, JobStatus
 from ltb.storage import TRANSIENT_CODES, is_transient
 from worker.analysis import SourceAnalysis, analyse_source, media_limits
 from worker.estimate import TranslationRequest, plan_options
@@ -39,7 +40,6 @@ log = logging.getLogger("ltb.worker.plan")
 # Errors that say "try again later" rather than "this job cannot be done".
 TRANSIENT = TRANSIENT_CODES
 # The stages of a job that is not planned yet.
-PLAN_STAGES = ("fetching", "probing", "planning")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +91,10 @@ def url_delivery(ctx: WorkerContext) -> bool:
 def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     with unit_of_work(ctx.sessions) as session:
         job = repo.job(session, job_id)
-        if job is None or job.status not in ("queued", "running"):
+        if job is None or job.status not in JOB_ACTIVE:
             return
-        if job.status == "queued":
-            job.status = "running"
+        if job.status == JobStatus.QUEUED:
+            job.status = JobStatus.RUNNING
             job.started_at = job.started_at or repo.now()
         facts = JobFacts.of(job)
         already_planned = (
@@ -111,7 +111,7 @@ def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     try:
         with JobHeartbeat(ctx, job_id):
             analysis = _analyse(ctx, facts)
-            _stage(ctx, job_id, "planning")
+            _stage(ctx, job_id, JobStage.PLANNING)
             source = Source(
                 duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video
             )
@@ -143,7 +143,7 @@ def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
 def _analyse(ctx: WorkerContext, facts: JobFacts) -> SourceAnalysis:
     """The source's probe and speech map: from the cache when any job analysed it before
     (without fetching it again), otherwise fetched and analysed, once per source."""
-    _stage(ctx, facts.id, "fetching")
+    _stage(ctx, facts.id, JobStage.FETCHING)
     cache = source_cache(ctx)
     cached = _cached(ctx, facts, cache.known(tenant_id=facts.tenant_id, uri=facts.source_uri))
     if cached is not None:
@@ -153,7 +153,7 @@ def _analyse(ctx: WorkerContext, facts: JobFacts) -> SourceAnalysis:
         if cached is not None:
             return cached  # another target of the same source analysed it while we waited
         path, sha = cache.local(tenant_id=facts.tenant_id, uri=facts.source_uri)
-        _stage(ctx, facts.id, "probing")
+        _stage(ctx, facts.id, JobStage.PROBING)
         analysis = analyse_source(path, limits=media_limits(ctx.settings), name=facts.source_uri)
         with unit_of_work(ctx.sessions) as session:
             repo.cache_analysis(session, facts.tenant_id, sha, analysis)
@@ -180,7 +180,7 @@ def _record_plan(
     cost = table.cost(ctx.settings.model, estimate)
     with unit_of_work(ctx.sessions) as session:
         job = session.get_one(Job, facts.id, with_for_update=True)
-        if job.status != "running" or session.scalar(
+        if job.status != JobStatus.RUNNING or session.scalar(
             select(Chunk.id).where(Chunk.job_id == job.id).limit(1)
         ):
             return []  # cancelled meanwhile, or planned by a twin of this task
@@ -198,7 +198,7 @@ def _record_plan(
         refusal = _budget_refusal(job, estimate.input_tokens, cost.amount)
         if job.estimate_only:
             job.stage = None
-            finish_job(session, job, status="estimated", deliver=ctx.deliver_webhook)
+            finish_job(session, job, status=JobStatus.ESTIMATED, deliver=ctx.deliver_webhook)
             return []
         if refusal:
             # No chunk is left behind a refused plan: a retry then plans again, and the
@@ -208,17 +208,17 @@ def _record_plan(
             finish_job(
                 session,
                 job,
-                status="failed",
+                status=JobStatus.FAILED,
                 error=("budget_exceeded", refusal),
                 deliver=ctx.deliver_webhook,
             )
             return []
-        job.stage = "translating"
+        job.stage = JobStage.TRANSLATING
         job.progress_at = repo.now()
         session.flush()
         if plan.no_speech:
             return [(FINALIZE_JOB, job.id)]
-        return [(TRANSLATE_CHUNK, row.id) for row in rows if row.status == "pending"]
+        return [(TRANSLATE_CHUNK, row.id) for row in rows if row.status == ChunkStatus.PENDING]
 
 
 def _budget_refusal(job: Job, input_tokens: int, cost: Decimal) -> str | None:
@@ -247,10 +247,10 @@ def requeue_unfinished(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     and the reaper takes it back if that finalize dies."""
     with unit_of_work(ctx.sessions) as session:
         job = session.get_one(Job, job_id)
-        if job.status != "running" or job.stage in ("assembling", "publishing"):
+        if job.status != JobStatus.RUNNING or job.stage in FINALIZE_STAGES:
             return
-        if job.stage != "translating":
-            job.stage = "translating"  # a twin plan left a planning stage behind
+        if job.stage != JobStage.TRANSLATING:
+            job.stage = JobStage.TRANSLATING  # a twin plan left a planning stage behind
         pending = repo.pending_chunk_ids(session, job_id)
         all_done = job.chunks_done >= job.chunks_total and not pending
     if all_done:
@@ -259,7 +259,7 @@ def requeue_unfinished(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         ctx.queue.send_task(TRANSLATE_CHUNK, args=[str(chunk_id)])
 
 
-def _stage(ctx: WorkerContext, job_id: uuid.UUID, stage: str) -> None:
+def _stage(ctx: WorkerContext, job_id: uuid.UUID, stage: JobStage) -> None:
     """Enters a planning stage, unless a twin of this plan already took the job further."""
     with unit_of_work(ctx.sessions) as session:
         session.execute(

@@ -39,13 +39,21 @@ from sqlalchemy.orm import Session
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job, WebhookEvent
-from ltb.lifecycle import ACTIVE
+from ltb.outputs import spoken
 from ltb.queue import DELIVER_WEBHOOK, FINALIZE_JOB, PLAN_JOB, TRANSLATE_CHUNK, queue_depth
+from ltb.states import (
+    FINALIZE_STAGES,
+    JOB_ACTIVE,
+    PLAN_STAGES,
+    ChunkStatus,
+    JobStage,
+    JobStatus,
+    WebhookStatus,
+)
 from worker.service import finalize_step, plan_step
 from worker.service import repository as repo
 from worker.service.cleanup import remove_finished_work, sweep_scratch
 from worker.service.context import WorkerContext
-from worker.service.plan_step import PLAN_STAGES
 
 log = logging.getLogger("ltb.worker.reaper")
 
@@ -78,17 +86,17 @@ def reap(ctx: WorkerContext) -> Sweep:
             session.execute(
                 select(Chunk, Job.outputs)
                 .join(Job, Job.id == Chunk.job_id)
-                .where(Chunk.status == "running", Chunk.lease_until < moment)
+                .where(Chunk.status == ChunkStatus.RUNNING, Chunk.lease_until < moment)
                 .with_for_update(of=Chunk, skip_locked=True)
             ).all()
         )
         revived: set[uuid.UUID] = set()
         for chunk, outputs in expired:
             repo.abandon_pending_records(
-                session, chunk, dubbed="wav" in outputs, price_table=ctx.prices.current()
+                session, chunk, dubbed=spoken(outputs), price_table=ctx.prices.current()
             )
             if chunk.attempts >= MAX_CLAIMS:
-                chunk.status, chunk.error_code = "failed", "chunk_abandoned"
+                chunk.status, chunk.error_code = ChunkStatus.FAILED, "chunk_abandoned"
                 chunk.error_message = f"claimed {chunk.attempts} times without finishing"
                 repo.fail_job(
                     session,
@@ -99,7 +107,7 @@ def reap(ctx: WorkerContext) -> Sweep:
                 )
                 sweep.failed_chunks += 1
             else:
-                chunk.status, chunk.lease_until, chunk.lease_owner = "pending", None, None
+                chunk.status, chunk.lease_until, chunk.lease_owner = ChunkStatus.PENDING, None, None
                 sweep.chunks.append(chunk.id)
                 revived.add(chunk.job_id)
         _fail_exhausted(ctx, session, sweep, stale)
@@ -109,22 +117,26 @@ def reap(ctx: WorkerContext) -> Sweep:
             sweep.chunks += session.scalars(
                 select(Chunk.id)
                 .join(Job, Job.id == Chunk.job_id)
-                .where(Chunk.status == "pending", Chunk.updated_at < stale, Job.status == "running")
+                .where(
+                    Chunk.status == ChunkStatus.PENDING,
+                    Chunk.updated_at < stale,
+                    Job.status == JobStatus.RUNNING,
+                )
             )
             sweep.plans += session.scalars(
                 select(Job.id).where(
                     Job.updated_at < stale,
-                    (Job.status == "queued")
+                    (Job.status == JobStatus.QUEUED)
                     | (
-                        (Job.status == "running")
+                        (Job.status == JobStatus.RUNNING)
                         & func.coalesce(Job.stage, "").in_(("", *PLAN_STAGES))
                     ),
                 )
             )
             sweep.finalizes += session.scalars(
                 select(Job.id).where(
-                    Job.status == "running",
-                    Job.stage == "translating",
+                    Job.status == JobStatus.RUNNING,
+                    Job.stage == JobStage.TRANSLATING,
                     Job.chunks_done >= Job.chunks_total,
                     Job.updated_at < stale,
                 )
@@ -132,21 +144,23 @@ def reap(ctx: WorkerContext) -> Sweep:
         stalled = list(
             session.scalars(
                 select(Job.id).where(
-                    Job.status == "running",
-                    Job.stage.in_(("assembling", "publishing")),
+                    Job.status == JobStatus.RUNNING,
+                    Job.stage.in_(FINALIZE_STAGES),
                     func.coalesce(Job.heartbeat_at, Job.updated_at) < stale,
                 )
             )
         )
         if stalled:
             session.execute(
-                update(Job).where(and_(Job.id.in_(stalled))).values(stage="translating")
+                update(Job).where(and_(Job.id.in_(stalled))).values(stage=JobStage.TRANSLATING)
             )
             sweep.finalizes += stalled
         # Webhooks whose next attempt is due (first sends go out at once after the commit).
         sweep.webhooks += session.scalars(
             select(WebhookEvent.id)
-            .where(WebhookEvent.status == "pending", WebhookEvent.next_attempt_at <= moment)
+            .where(
+                WebhookEvent.status == WebhookStatus.PENDING, WebhookEvent.next_attempt_at <= moment
+            )
             .order_by(WebhookEvent.next_attempt_at)
             .limit(WEBHOOKS_PER_SWEEP)
         )
@@ -200,12 +214,14 @@ def _fail_exhausted(ctx: WorkerContext, session: Session, sweep: Sweep, stale: d
         ),
         (
             finalize_step.abandoned(ctx.settings.finalize_max_attempts),
-            Job.stage.in_(("assembling", "publishing"))
+            Job.stage.in_(FINALIZE_STAGES)
             & (Job.finalize_attempts >= ctx.settings.finalize_max_attempts),
         ),
     )
     for error, rule in rules:
-        for job_id in session.scalars(select(Job.id).where(Job.status == "running", silent, rule)):
+        for job_id in session.scalars(
+            select(Job.id).where(Job.status == JobStatus.RUNNING, silent, rule)
+        ):
             repo.fail_job(
                 session, job_id, code=error.code, message=error.message, deliver=ctx.deliver_webhook
             )
@@ -228,18 +244,20 @@ def _fail_stuck(
     own_chunk_moved = exists().where(
         Chunk.job_id == Job.id,
         or_(
-            (Chunk.status == "running") & (Chunk.lease_until >= moment),
+            (Chunk.status == ChunkStatus.RUNNING) & (Chunk.lease_until >= moment),
             Chunk.started_at >= idle_since,
             Chunk.finished_at >= idle_since,
         ),
     )
     has_pending = (
-        exists().where(Chunk.job_id == Job.id, Chunk.status == "pending").label("has_pending")
+        exists()
+        .where(Chunk.job_id == Job.id, Chunk.status == ChunkStatus.PENDING)
+        .label("has_pending")
     )
     candidates = session.execute(
         select(Job.id, Job.status, Job.stage, Job.chunks_done, Job.chunks_total, has_pending)
         .where(
-            Job.status.in_(ACTIVE),
+            Job.status.in_(JOB_ACTIVE),
             func.coalesce(Job.progress_at, Job.created_at) < idle_since,
             or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < alive),
             ~own_chunk_moved,
@@ -254,11 +272,11 @@ def _fail_stuck(
     fleet_idle = queue_empty and not _work_in_flight(session, moment, alive)
     for job_id, status, stage, done, total, pending in candidates:
         runnable = (
-            status == "queued"
+            status == JobStatus.QUEUED
             or (stage or "") in ("", *PLAN_STAGES)
             or pending
-            or (stage == "translating" and done >= total)
-            or stage in ("assembling", "publishing")  # a silent finalize is sent again
+            or (stage == JobStage.TRANSLATING and done >= total)
+            or stage in FINALIZE_STAGES  # a silent finalize is sent again
         )
         if runnable and not fleet_idle:
             continue  # waiting its turn behind other work
@@ -278,11 +296,13 @@ def _fail_stuck(
 def _work_in_flight(session: Session, moment: datetime, alive: datetime) -> bool:
     """Whether any job has a chunk on a live lease or a plan or finalize beating."""
     chunk = session.scalar(
-        select(Chunk.id).where(Chunk.status == "running", Chunk.lease_until >= moment).limit(1)
+        select(Chunk.id)
+        .where(Chunk.status == ChunkStatus.RUNNING, Chunk.lease_until >= moment)
+        .limit(1)
     )
     if chunk is not None:
         return True
     step = session.scalar(
-        select(Job.id).where(Job.status == "running", Job.heartbeat_at >= alive).limit(1)
+        select(Job.id).where(Job.status == JobStatus.RUNNING, Job.heartbeat_at >= alive).limit(1)
     )
     return step is not None

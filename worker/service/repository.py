@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ltb.db.models import Chunk, ChunkAudio, Job, SourceAnalysisCache, UsageRecord
 from ltb.lifecycle import Deliver, finish_job
 from ltb.pricing import PriceTable
+from ltb.states import FINALIZE_STAGES, ChunkStatus, JobStage, JobStatus
 from ltb.timeline import Span
 from ltb.tokens import MAX_OUTPUT_TOKENS
 from ltb.usage import TokenCounts
@@ -19,8 +20,6 @@ from worker.analysis import SourceAnalysis
 from worker.payload import VideoPayload
 from worker.plan import ChunkCost, PlannedChunk
 from worker.usage_records import UsageRecord as UsageRecordValue
-
-LEAF_STATUSES = ("pending", "running", "done", "failed", "cancelled")
 
 
 def now() -> datetime:
@@ -34,7 +33,7 @@ def job(session: Session, job_id: uuid.UUID) -> Job | None:
     return session.get(Job, job_id)
 
 
-def set_stage(session: Session, job_id: uuid.UUID, stage: str) -> None:
+def set_stage(session: Session, job_id: uuid.UUID, stage: JobStage) -> None:
     """Enters a stage; entering one is progress."""
     moment = now()
     session.execute(update(Job).where(Job.id == job_id).values(stage=stage, progress_at=moment))
@@ -46,7 +45,7 @@ def heartbeat(session: Session, job_id: uuid.UUID) -> None:
     moment = now()
     session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == "running")
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
         .values(heartbeat_at=moment, updated_at=moment)
     )
 
@@ -57,7 +56,7 @@ def fail_job(
     """Fails a job that is still active; a cancelled or finished job keeps its status."""
     job = session.get(Job, job_id)
     if job is not None:
-        finish_job(session, job, status="failed", error=(code, message), deliver=deliver)
+        finish_job(session, job, status=JobStatus.FAILED, error=(code, message), deliver=deliver)
 
 
 def count_chunk_done(session: Session, job_id: uuid.UUID) -> tuple[int, int]:
@@ -79,11 +78,11 @@ def begin_finalizing(session: Session, job_id: uuid.UUID) -> int | None:
         update(Job)
         .where(
             Job.id == job_id,
-            Job.status == "running",
-            func.coalesce(Job.stage, "").notin_(("assembling", "publishing")),
+            Job.status == JobStatus.RUNNING,
+            func.coalesce(Job.stage, "").notin_(FINALIZE_STAGES),
         )
         .values(
-            stage="assembling",
+            stage=JobStage.ASSEMBLING,
             finalize_attempts=Job.finalize_attempts + 1,
             progress_at=moment,
             heartbeat_at=moment,
@@ -113,17 +112,17 @@ def claim_chunk(
 ) -> Chunk | None:
     """Claims a chunk that is pending, or running on an expired lease, of a running job."""
     moment = now()
-    job_running = exists().where(Job.id == Chunk.job_id, Job.status == "running")
+    job_running = exists().where(Job.id == Chunk.job_id, Job.status == JobStatus.RUNNING)
     claimed = session.execute(
         update(Chunk)
         .where(
             Chunk.id == chunk_id,
-            (Chunk.status == "pending")
-            | ((Chunk.status == "running") & (Chunk.lease_until < moment)),
+            (Chunk.status == ChunkStatus.PENDING)
+            | ((Chunk.status == ChunkStatus.RUNNING) & (Chunk.lease_until < moment)),
             job_running,
         )
         .values(
-            status="running",
+            status=ChunkStatus.RUNNING,
             lease_owner=owner,
             lease_until=moment + timedelta(seconds=lease_s),
             attempts=Chunk.attempts + 1,
@@ -139,7 +138,9 @@ def claim_chunk(
 def renew_lease(session: Session, chunk_id: uuid.UUID, *, owner: str, lease_s: float) -> bool:
     result = session.execute(
         update(Chunk)
-        .where(Chunk.id == chunk_id, Chunk.status == "running", Chunk.lease_owner == owner)
+        .where(
+            Chunk.id == chunk_id, Chunk.status == ChunkStatus.RUNNING, Chunk.lease_owner == owner
+        )
         .values(lease_until=now() + timedelta(seconds=lease_s))
         .returning(Chunk.id)
     )
@@ -150,8 +151,10 @@ def release_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
     """Hands a chunk back at once (warm shutdown), instead of waiting for the lease to expire."""
     session.execute(
         update(Chunk)
-        .where(Chunk.id == chunk_id, Chunk.status == "running", Chunk.lease_owner == owner)
-        .values(status="pending", lease_until=None, lease_owner=None)
+        .where(
+            Chunk.id == chunk_id, Chunk.status == ChunkStatus.RUNNING, Chunk.lease_owner == owner
+        )
+        .values(status=ChunkStatus.PENDING, lease_until=None, lease_owner=None)
     )
 
 
@@ -159,7 +162,9 @@ def expire_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
     """Ends a lease now: the next reaper sweep takes the chunk back and counts the claim."""
     session.execute(
         update(Chunk)
-        .where(Chunk.id == chunk_id, Chunk.status == "running", Chunk.lease_owner == owner)
+        .where(
+            Chunk.id == chunk_id, Chunk.status == ChunkStatus.RUNNING, Chunk.lease_owner == owner
+        )
         .values(lease_until=now())
     )
 
@@ -182,9 +187,9 @@ def finish_chunk(
     `or_pending` also closes it when its lease was lost but nobody has claimed it since:
     a reply in hand is worth keeping rather than paying for again.
     """
-    held = (Chunk.status == "running") & (Chunk.lease_owner == owner)
+    held = (Chunk.status == ChunkStatus.RUNNING) & (Chunk.lease_owner == owner)
     if or_pending:
-        held = held | (Chunk.status == "pending")
+        held = held | (Chunk.status == ChunkStatus.PENDING)
     result = session.execute(
         update(Chunk)
         .where(Chunk.id == chunk_id, held)
@@ -204,7 +209,9 @@ def chunks_of(session: Session, job_id: uuid.UUID) -> list[Chunk]:
 
 def pending_chunk_ids(session: Session, job_id: uuid.UUID) -> list[uuid.UUID]:
     return list(
-        session.scalars(select(Chunk.id).where(Chunk.job_id == job_id, Chunk.status == "pending"))
+        session.scalars(
+            select(Chunk.id).where(Chunk.job_id == job_id, Chunk.status == ChunkStatus.PENDING)
+        )
     )
 
 
@@ -253,7 +260,7 @@ def row_from_planned(planned: PlannedChunk, *, job: Job, parent_idx: int | None 
             else None
         ),
         cut_through_speech=planned.cut_through_speech,
-        status="silent" if planned.silent else "pending",
+        status=ChunkStatus.SILENT if planned.silent else ChunkStatus.PENDING,
         est_input_audio=planned.cost.audio_tokens,
         est_input_video=planned.cost.video_tokens,
         est_output_text=planned.cost.output_text_tokens,

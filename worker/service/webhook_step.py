@@ -25,6 +25,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Batch, Job, Tenant, WebhookEvent
 from ltb.errors import RequestRefused
 from ltb.settings import Settings
+from ltb.states import EventType, WebhookStatus
 from ltb.views import batch_view, job_view
 from ltb.webhooks import (
     EVENT_ID_HEADER,
@@ -90,7 +91,7 @@ def _claim(ctx: WorkerContext, event_id: uuid.UUID) -> _Claim | None:
     with unit_of_work(ctx.sessions) as session:
         event = session.scalar(
             select(WebhookEvent)
-            .where(WebhookEvent.id == event_id, WebhookEvent.status == "pending")
+            .where(WebhookEvent.id == event_id, WebhookEvent.status == WebhookStatus.PENDING)
             .with_for_update(skip_locked=True)
         )
         now = repo.now()
@@ -139,14 +140,14 @@ def _record(ctx: WorkerContext, claim: _Claim, outcome: _Outcome) -> None:
     with unit_of_work(ctx.sessions) as session:
         event = session.scalar(
             select(WebhookEvent)
-            .where(WebhookEvent.id == claim.event_id, WebhookEvent.status == "pending")
+            .where(WebhookEvent.id == claim.event_id, WebhookEvent.status == WebhookStatus.PENDING)
             .with_for_update()
         )
         if event is None:
             return
         now = repo.now()
         if outcome.error is None:
-            event.status, event.delivered_at, event.last_error = "delivered", now, None
+            event.status, event.delivered_at, event.last_error = WebhookStatus.DELIVERED, now, None
         elif event.attempts != claim.attempt:
             return  # a later attempt holds the event now; its own outcome decides
         elif outcome.final or _window_closed(settings, event):
@@ -166,7 +167,7 @@ def _window_closed(settings: Settings, event: WebhookEvent) -> bool:
 
 
 def _give_up(event: WebhookEvent, error: str) -> None:
-    event.status, event.last_error = "failed", error
+    event.status, event.last_error = WebhookStatus.FAILED, error
     log.warning(
         "webhook %s to %s given up after %d attempts: %s",
         event.id,
@@ -180,7 +181,7 @@ def _subject(ctx: WorkerContext, session: object, event: WebhookEvent) -> dict[s
     from sqlalchemy.orm import Session
 
     assert isinstance(session, Session)
-    if event.event.startswith("batch."):
+    if EventType(event.event).about_batch:
         return batch_view(session, session.get_one(Batch, event.subject_id))
     return job_view(
         session,
