@@ -21,8 +21,10 @@ from api.jobs.service import allowed
 from ltb.db.models import Batch, Chunk, Job, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
+from ltb.outputs import spoken
 from ltb.queue import DISPATCH_BATCH
 from ltb.storage import ObjectRef
+from ltb.tenancy import default_output_prefix
 from ltb.views import batch_model
 from ltb.webhooks import check_callback_url
 
@@ -128,7 +130,7 @@ def _targets_and_voices(body: BatchCreate) -> tuple[list[str], dict[str, str | N
     voices: dict[str, str | None] = {}
     for target in targets:
         wanted = chosen.get(target, body.voice)
-        voices[target] = check_dub_request(target, wanted) if "wav" in outputs else None
+        voices[target] = check_dub_request(target, wanted) if spoken(outputs) else None
     return targets, voices
 
 
@@ -199,7 +201,9 @@ def _job_row(
         "outputs": list(check_outputs(body.outputs)),
         "voice": voices[target],
         "visual_context": body.visual_context == "on",
-        "output_prefix": f"s3://{context.settings.output_bucket}/{tenant.name}/{job_id}/",
+        "output_prefix": default_output_prefix(
+            tenant, job_id, output_bucket=context.settings.output_bucket
+        ),
         "estimate_only": body.estimate_only,
         "labels": dict(body.labels),
         "budget_max_input_tokens": body.budget.max_input_tokens if body.budget else None,

@@ -24,9 +24,10 @@ from api.jobs.schemas import (
 from ltb.db.models import Job, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import finish_job, reopen_in_batch
+from ltb.outputs import spoken
 from ltb.queue import PLAN_JOB
 from ltb.storage import ObjectRef
-from ltb.tenancy import default_output_folder, may_read, may_write
+from ltb.tenancy import default_output_prefix, may_read, may_write
 from ltb.views import job_model
 from ltb.webhooks import check_callback_url
 
@@ -75,7 +76,7 @@ def new_job(
     if body.source_lang is not None:
         check_language(body.source_lang, role="source")
     outputs = check_outputs(body.outputs)
-    voice = check_dub_request(body.target_lang, body.voice) if "wav" in outputs else None
+    voice = check_dub_request(body.target_lang, body.voice) if spoken(outputs) else None
     source = ObjectRef.parse(body.source_uri)
     if not allowed(tenant, source.uri):
         raise ApiError(
@@ -85,9 +86,8 @@ def new_job(
         )
     job_id = uuid.uuid4()
     output_bucket = context.settings.output_bucket
-    output_prefix = (
-        body.output_prefix
-        or f"{default_output_folder(tenant, output_bucket=output_bucket)}{job_id}/"
+    output_prefix = body.output_prefix or default_output_prefix(
+        tenant, job_id, output_bucket=output_bucket
     )
     if not output_prefix.endswith("/"):
         output_prefix += "/"
