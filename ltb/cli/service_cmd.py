@@ -290,11 +290,18 @@ def _check_storage() -> None:
     """Refuses to start (exit 2, with a code naming the bucket) when a configured bucket
     is missing or read-only, rather than failing every job later."""
     from ltb.buckets import check_buckets
-    from ltb.storage import object_store
+    from ltb.storage import StorageError, object_store
 
     with guarded():
         settings = get_settings()
-        check_buckets(object_store(settings), settings)
+        try:
+            check_buckets(object_store(settings), settings)
+        except StorageError as exc:
+            if not exc.transient:
+                raise
+            # Storage that is down for a moment is not a wrong setting: the process starts,
+            # its tasks retry, and /readyz reports storage until it answers again.
+            typer.echo(f"warning: could not check the buckets yet: {exc.message}", err=True)
 
 
 @app.command("beat")
