@@ -6,16 +6,14 @@ stream that breaks mid-delta is billed for that delta too (conservative, see led
 
 from __future__ import annotations
 
-import threading
-
-from emulator.billing import output_counts
 from emulator.ledger import Ledger, LedgerEntry, Outcome
 from emulator.limits import QuotaWindows
 from emulator.media import MeasuredInput
+from emulator.output_books import StreamedOutput
 from ltb.usage import TokenCounts
 
 
-class StreamSession:
+class StreamSession(StreamedOutput):
     def __init__(
         self,
         *,
@@ -32,38 +30,16 @@ class StreamSession:
         self.request_id = request_id
         self.client_request_id = client_request_id
         self._api_key = api_key
-        self._quota_key = quota_key
         self.model = model
         self.media = media
         self.input_counts = input_counts
         self._ledger = ledger
-        self._quota = quota
-        self._lock = threading.Lock()
-        self._text: list[str] = []
-        self._samples = 0
-        self._output_reported = 0
-        self.outcome: Outcome | None = None
+        self._start_output(quota, quota_key)
 
     @property
     def counts(self) -> TokenCounts:
         """Input plus the output sent so far."""
-        return self.input_counts + output_counts("".join(self._text), self._samples)
-
-    def sent_text(self, piece: str) -> None:
-        with self._lock:
-            self._text.append(piece)
-            self._report_output()
-
-    def sent_audio(self, samples: int) -> None:
-        with self._lock:
-            self._samples += samples
-            self._report_output()
-
-    def _report_output(self) -> None:
-        # Output joins the token window as it is produced, as the provider's metering does.
-        produced = self.counts.output_tokens
-        self._quota.add_tokens(self._quota_key, produced - self._output_reported)
-        self._output_reported = produced
+        return self.input_counts + self.output_sent
 
     def close(
         self,
@@ -73,11 +49,9 @@ class StreamSession:
         error_code: str | None = None,
     ) -> None:
         """Writes the ledger entry; only the first call counts, so every exit path may call."""
-        with self._lock:
-            if self.outcome is not None:
-                return
-            self.outcome = outcome
-            counts = self.counts
+        counts = self._close_once(outcome)
+        if counts is None:
+            return
         self._ledger.record(
             LedgerEntry.build(
                 request_id=self.request_id,

@@ -14,14 +14,14 @@ ledger bills nothing that no response.done reports.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from emulator.billing import output_counts, text_tokens
+from emulator.billing import text_tokens
 from emulator.ledger import Ledger, LedgerEntry, Outcome
 from emulator.limits import QuotaWindows
+from emulator.output_books import StreamedOutput
 from emulator.realtime.images import AcceptedImage
 from ltb.tokens import MAX_INPUT_TOKENS, audio_tokens
 from ltb.usage import TokenCounts
@@ -57,7 +57,7 @@ def realtime_usage(counts: TokenCounts) -> dict[str, Any]:
 
 
 @dataclass
-class ResponseBooks:
+class ResponseBooks(StreamedOutput):
     """The books of one response: output counted as it is handed to the socket, one ledger
     entry written by whichever exit comes first (done, cut, moderated, disconnected)."""
 
@@ -72,14 +72,10 @@ class ResponseBooks:
     detail: dict[str, Any]
     ledger: Ledger
     quota: QuotaWindows
-    _text: list[str] = field(default_factory=list)
     _transcript: str = ""
-    _samples: int = 0
-    _reported: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    outcome: Outcome | None = None
 
     def __post_init__(self) -> None:
+        self._start_output(self.quota, self.quota_key)
         self.quota.add_tokens(self.quota_key, self.inputs.input_tokens)
 
     @property
@@ -88,37 +84,20 @@ class ResponseBooks:
 
     @property
     def counts(self) -> TokenCounts:
-        spoken = output_counts("".join(self._text), self._samples)
-        return self.inputs + spoken + TokenCounts(output_text=self.transcript_tokens)
+        transcript = TokenCounts(output_text=self.transcript_tokens)
+        return self.inputs + self.output_sent + transcript
 
     def sent_transcript(self, transcript: str) -> None:
         with self._lock:
             self._transcript = transcript
-            self._report()
-
-    def sent_text(self, piece: str) -> None:
-        with self._lock:
-            self._text.append(piece)
-            self._report()
-
-    def sent_audio(self, samples: int) -> None:
-        with self._lock:
-            self._samples += samples
-            self._report()
-
-    def _report(self) -> None:
-        produced = self.counts.output_tokens
-        self.quota.add_tokens(self.quota_key, produced - self._reported)
-        self._reported = produced
+            self._report_output()
 
     def close(
         self, outcome: Outcome, *, finish_reason: str | None = None, error_code: str | None = None
     ) -> None:
-        with self._lock:
-            if self.outcome is not None:
-                return
-            self.outcome = outcome
-            counts = self.counts
+        counts = self._close_once(outcome)
+        if counts is None:
+            return
         self.ledger.record(
             LedgerEntry.build(
                 request_id=self.response_id,
