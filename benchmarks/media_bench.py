@@ -117,8 +117,8 @@ def _measure_in_child(path: Path, kind: str) -> None:
     """The child's side: pin, import, analyse, plan, print one JSON line."""
     core = pin_to_one_core()
     from ltb.settings import get_settings
-    from worker.analysis import analyse_source, media_limits
-    from worker.estimate import TranslationRequest, plan_options, plan_source
+    from pipeline.analysis import analyse_source, media_limits
+    from pipeline.estimate import TranslationRequest, plan_options, plan_source
 
     rss_after_imports_mb = peak_rss_self_mb()
     settings = get_settings()

@@ -76,8 +76,8 @@ def _chunk_layout(source: Path) -> dict[str, Any]:
     from emulator.config import EmulatorConfig
     from emulator.dub import dub_samples, tone_voice
     from ltb.settings import get_settings
-    from worker.analysis import analyse_source, media_limits
-    from worker.estimate import TranslationRequest, plan_options, plan_source
+    from pipeline.analysis import analyse_source, media_limits
+    from pipeline.estimate import TranslationRequest, plan_options, plan_source
 
     settings = get_settings()
     analysis = analyse_source(source, limits=media_limits(settings))
@@ -147,12 +147,11 @@ def _assemble_in_child(caller: str, layout_path: Path, out_dir: Path) -> None:
     """The child's side: pin, import, gather the chunks as `caller` does, assemble."""
     core = pin_to_one_core()
     # What assembly imports, loaded before the baseline is read.
-    import worker.assemble
     from ltb.settings import get_settings
     from ltb.storage import LocalStore
 
     if caller == "worker":
-        import worker.service.finalize_step  # noqa: F401
+        import worker.finalize_step  # noqa: F401
 
     layout = json.loads(layout_path.read_text())
     rss_after_imports_mb = peak_rss_self_mb()
@@ -183,7 +182,7 @@ def _assemble(caller: str, layout: dict[str, Any], store: Any, out_dir: Path, se
     """All four outputs from the chunks, gathered as `caller` gathers them."""
     from ltb.storage import ObjectRef
     from ltb.timeline import Span
-    from worker.assemble import DubSettings, TranslatedChunk, assemble_outputs
+    from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
 
     if caller == "cli":
         # run_local keeps each reply's PCM in its books until assembly.
@@ -218,7 +217,7 @@ def _assemble(caller: str, layout: dict[str, Any], store: Any, out_dir: Path, se
 def _render_streaming(layout: dict[str, Any], store: Any, out_dir: Path, settings: Any) -> Any:
     """write_dub's placement and render, each chunk's audio read only when it is stretched."""
     from ltb.storage import ObjectRef
-    from worker.dub import DubRequest, place_dubs, render_dub, samples_from_pcm16
+    from pipeline.dub import DubRequest, place_dubs, render_dub, samples_from_pcm16
 
     chunks = {c["index"]: c for c in layout["chunks"]}
     placements = place_dubs(
@@ -259,7 +258,7 @@ def _read_as_the_worker(layout: dict[str, Any], store: Any) -> list[Any]:
 
     from ltb.db.models import Base, Chunk
     from ltb.settings import get_settings
-    from worker.service import finalize_step
+    from worker import finalize_step
 
     # The finalize step's reader needs the context's store, settings and a database that
     # may hold chunk audio (an empty SQLite one: the audio is in the store); the broker and

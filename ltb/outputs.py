@@ -3,7 +3,7 @@
 Each kind states its file name, its content type, whether it is spoken (then only
 targets the provider can speak allow it) and which engines can build it. Views,
 finalize, assembly, the estimate and the CLI all read this table. Adding a kind is one
-entry here plus its writer in `worker/assemble.py` `WRITERS`; a test fails until both
+entry here plus its writer in `pipeline/assemble.py` `WRITERS`; a test fails until both
 exist.
 
 The writers stay on the worker side, in a table keyed by the same kinds, rather than as

@@ -6,8 +6,7 @@ emulator by URL (Compose, tests) knows it as surely as one that started it in-pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,22 +50,3 @@ class ProviderEndpoint:
     def emulated(self) -> bool:
         """Whether this process started the emulator itself, for want of a key."""
         return self.provider == EMULATOR
-
-
-@contextmanager
-def provider_endpoint(settings: Settings) -> Iterator[ProviderEndpoint]:
-    """The one choice between the provider and the emulator, for workers and local
-    commands alike: DashScope (or the configured URL) when a key is set; otherwise an
-    emulator started inside this process for as long as the context is open. Production
-    never falls back to the emulator."""
-    require_provider_key(settings)
-    key = settings.provider_key
-    if key:
-        yield ProviderEndpoint(base_url=settings.provider_base_url, api_key=key, provider=None)
-        return
-    # Imported here: only a process that needs the stand-in pays for loading it.
-    from emulator.config import EmulatorConfig
-    from emulator.server import serve_in_thread
-
-    with serve_in_thread(EmulatorConfig()) as base_url:
-        yield ProviderEndpoint(base_url=base_url, api_key="local-emulator", provider=EMULATOR)

@@ -21,7 +21,7 @@ from ltb.queue import (
     make_celery,
 )
 from ltb.settings import get_settings
-from worker.service import (
+from worker import (
     batch_step,
     chunk_step,
     finalize_step,
@@ -30,7 +30,7 @@ from worker.service import (
     shutdown,
     webhook_step,
 )
-from worker.service.context import worker_context
+from worker.context import worker_context
 
 app = make_celery()
 

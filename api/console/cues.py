@@ -11,8 +11,8 @@ import srt
 
 from ltb.errors import LtbError
 from ltb.storage import ObjectRef, ObjectStore
-from worker.subtitles.conformance import rules_met
-from worker.subtitles.cues import Cue
+from pipeline.subtitles.conformance import rules_met
+from pipeline.subtitles.cues import Cue
 
 # A subtitle file this large is far past any real job's; the page stays responsive.
 MAX_SRT_BYTES = 8 * 1024 * 1024

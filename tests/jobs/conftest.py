@@ -17,10 +17,10 @@ from ltb.pricing import load_price_book
 from ltb.queue import make_celery
 from ltb.settings import Settings
 from ltb.storage import ObjectStore, S3Store
-from worker.provider import ProviderClient, Timeouts
-from worker.ratelimit import LocalRateLimiter
-from worker.service.context import WorkerContext
-from worker.translate import RetryPolicy
+from pipeline.provider import ProviderClient, Timeouts
+from pipeline.ratelimit import LocalRateLimiter
+from pipeline.translate import RetryPolicy
+from worker.context import WorkerContext
 
 from support.postgres import fresh_database
 from support.s3 import moto_server, s3_store

@@ -14,7 +14,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job, Tenant
 from ltb.queue import QUEUES, queue_depth
 from ltb.storage import ObjectRef, ObjectStore
-from worker.service.context import WorkerContext
+from worker.context import WorkerContext
 
 from support.factories import JobFactory, TenantFactory, bind_factories
 
@@ -96,7 +96,7 @@ def upload(store: ObjectStore, uri: str, path: Path) -> str:
 def translated_job(ctx: WorkerContext, media_path: Path, **fields: Any) -> Job:
     """A job planned for real, whose chunks are then marked translated (text only), as
     the chunk step leaves them: ready to finalize."""
-    from worker.service.plan_step import plan_job
+    from worker.plan_step import plan_job
 
     job = new_job(ctx.sessions, new_tenant(ctx.sessions), **fields)
     upload(ctx.store, job.source_uri, media_path)

@@ -18,8 +18,8 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job, UsageRecord
 from ltb.queue import TRANSLATE_CHUNK
 from ltb.states import ChunkStatus, JobStatus
-from worker.service import repository as repo
-from worker.service.reaper import MAX_CLAIMS, reap
+from worker import repository as repo
+from worker.reaper import MAX_CLAIMS, reap
 
 from support.factories import UsageRecordFactory, bind_factories
 

@@ -15,8 +15,8 @@ from ltb.db.models import Job
 from ltb.errors import LtbError
 from ltb.queue import FINALIZE_JOB
 from ltb.storage import ObjectRef, S3Store
-from worker.service.finalize_step import finalize_job
-from worker.service.reaper import reap
+from worker.finalize_step import finalize_job
+from worker.reaper import reap
 
 from support.library import MediaLibrary
 from support.s3 import dummy_session

@@ -16,9 +16,9 @@ from ltb.db.models import Job
 from ltb.errors import LtbError
 from ltb.queue import PLAN_JOB, TRANSLATE_CHUNK
 from ltb.storage import S3Store
-from worker.service.locks import source_lock
-from worker.service.plan_step import plan_job
-from worker.service.reaper import reap
+from worker.locks import source_lock
+from worker.plan_step import plan_job
+from worker.reaper import reap
 
 from support.library import MediaLibrary
 from support.s3 import dummy_session

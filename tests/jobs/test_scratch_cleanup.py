@@ -9,8 +9,8 @@ from pathlib import Path
 
 from job_support import MakeContext
 
-from worker.service.cleanup import sweep_scratch
-from worker.service.reaper import reap
+from worker.cleanup import sweep_scratch
+from worker.reaper import reap
 
 
 def _make(path: Path, *, age_s: float, folder: bool = False) -> Path:

@@ -13,7 +13,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk
 from ltb.states import ChunkStatus
 from ltb.storage import ObjectRef
-from worker.service.finalize_step import finalize_job
+from worker.finalize_step import finalize_job
 
 from support.library import MediaLibrary
 

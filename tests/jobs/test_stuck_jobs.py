@@ -12,7 +12,7 @@ from job_support import MakeContext, add_chunks, new_job, new_tenant, sent
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Job
 from ltb.queue import PLAN_JOB
-from worker.service.reaper import reap
+from worker.reaper import reap
 
 STUCK_AFTER_S = 600
 

@@ -28,12 +28,12 @@ from ltb.queue import make_celery
 from ltb.settings import Settings
 from ltb.storage import object_store
 from ltb.webhooks import Address, resolve_callback
-from worker.provider import ProviderClient, Timeouts
-from worker.ratelimit import LocalRateLimiter
-from worker.service import webhook_step
-from worker.service.context import WorkerContext
-from worker.service.webhook_http import post
-from worker.translate import RetryPolicy
+from pipeline.provider import ProviderClient, Timeouts
+from pipeline.ratelimit import LocalRateLimiter
+from pipeline.translate import RetryPolicy
+from worker import webhook_step
+from worker.context import WorkerContext
+from worker.webhook_http import post
 
 from support.postgres import fresh_database
 from support.tls import certificates_for

@@ -1,0 +1,37 @@
+"""The output registry (ltb/outputs.py) is the one list of output kinds: every kind has
+a writer, and the names, checks and defaults elsewhere are derived from it."""
+
+from __future__ import annotations
+
+from ltb.languages import AUDIO_TARGETS, LANGUAGES, OUTPUT_KINDS, check_outputs, outputs_for
+from ltb.outputs import OUTPUTS, spoken
+from ltb.states import Engine, OutputKind
+from ltb.views import OUTPUT_FILES
+from pipeline.assemble import WRITERS
+
+
+def test_every_registered_output_kind_has_a_writer_and_no_writer_lacks_a_kind() -> None:
+    assert set(WRITERS) == set(OUTPUTS) == set(OutputKind)
+
+
+def test_the_request_checks_and_file_names_follow_the_registry() -> None:
+    assert tuple(OUTPUTS) == OUTPUT_KINDS
+    assert check_outputs(list(reversed(OUTPUT_KINDS))) == OUTPUT_KINDS
+    assert {kind: spec.file_name for kind, spec in OUTPUTS.items()} == OUTPUT_FILES
+    assert len(set(OUTPUT_FILES.values())) == len(OUTPUT_FILES)
+
+
+def test_a_spoken_output_is_offered_only_for_targets_the_provider_speaks() -> None:
+    for target in LANGUAGES:
+        offered = outputs_for(target, engine=Engine.FILE)
+        assert spoken(offered) == (target in AUDIO_TARGETS), target
+        assert {"text", "srt", "vtt"} <= set(offered)
+    assert "wav" in outputs_for("en") and "wav" not in outputs_for("th")
+
+
+def test_the_outside_schemas_use_the_core_kinds_and_states() -> None:
+    from ltb import schemas, states
+
+    assert schemas.OutputKind is states.OutputKind
+    assert schemas.JobStatus is states.JobStatus and schemas.JobStage is states.JobStage
+    assert {kind.value for kind in schemas.OutputFileKind} == {*OUTPUT_KINDS, "manifest"}

@@ -1,0 +1,36 @@
+"""dispatch a batch: send the plan task of each of its queued jobs, a page at a time.
+
+The API only records a batch's jobs (in bulk) and sends this one task, so a batch of
+10,000 jobs is accepted in seconds; the plan messages follow from here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from ltb.db.models import Job
+from ltb.queue import PLAN_JOB
+from ltb.states import JobStatus
+from worker.context import WorkerContext
+
+PAGE = 1000
+
+
+def dispatch_batch(ctx: WorkerContext, batch_id: uuid.UUID) -> int:
+    """Sends PLAN_JOB for every queued job of the batch; returns how many were sent."""
+    sent = 0
+    after: uuid.UUID | None = None
+    while True:
+        with ctx.sessions() as session:
+            query = select(Job.id).where(Job.batch_id == batch_id, Job.status == JobStatus.QUEUED)
+            if after is not None:
+                query = query.where(Job.id > after)
+            ids = list(session.scalars(query.order_by(Job.id).limit(PAGE)))
+        for job_id in ids:
+            ctx.queue.send_task(PLAN_JOB, args=[str(job_id)])
+        sent += len(ids)
+        if len(ids) < PAGE:
+            return sent
+        after = ids[-1]

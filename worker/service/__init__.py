@@ -1,1 +1,0 @@
-"""The journey as service steps: plan a job, translate its chunks, finalize it, reap what stalls."""
