@@ -37,7 +37,6 @@ log = logging.getLogger("ltb.pipeline.plan")
 
 # Errors that say "try again later" rather than "this job cannot be done".
 TRANSIENT = TRANSIENT_CODES
-# The stages of a job that is not planned yet.
 
 
 @dataclass(frozen=True, slots=True)
