@@ -39,10 +39,8 @@ def set_stage(
 ) -> None:
     """Enters a stage; entering one is progress, unless the step says it is not (a job
     handed back after a failure)."""
-    if progress:
-        session.execute(update(Job).where(Job.id == job_id).values(stage=stage, progress_at=now()))
-    else:
-        session.execute(update(Job).where(Job.id == job_id).values(stage=stage))
+    moved = {"progress_at": now()} if progress else {}
+    session.execute(update(Job).where(Job.id == job_id).values(stage=stage, **moved))
 
 
 def enter_plan_stage(session: Session, job_id: uuid.UUID, stage: JobStage) -> None:
@@ -311,7 +309,7 @@ def row_from_planned(planned: PlannedChunk, *, job: Job, parent_idx: int | None 
     )
 
 
-# --- analyses -------------------------------------------------------------------
+# --- analyses ---------------------------------------------------------------------------
 
 
 def cached_analysis(session: Session, tenant_id: uuid.UUID, sha256: str) -> SourceAnalysis | None:
