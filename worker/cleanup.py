@@ -13,6 +13,7 @@ files of workers that were killed before they could remove their own.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
 import uuid
@@ -21,13 +22,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
+from ltb.retention import work_folder
 from ltb.settings import Settings
 from ltb.states import JobStatus
 from ltb.storage import ObjectRef
+from worker import retention_repository
 from worker.context import WorkerContext
 
 log = logging.getLogger("ltb.worker.cleanup")
@@ -35,11 +39,13 @@ log = logging.getLogger("ltb.worker.cleanup")
 # Each job is a listing and a delete or two: a few per sweep keep the reaper quick while
 # the leftovers of earlier releases are worked through.
 WORK_REMOVALS_PER_SWEEP = 20
+# A cached source's file name: the content's SHA-256 (worker/fetch.py).
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def work_prefix(settings: Settings, job_id: uuid.UUID) -> ObjectRef:
     """The folder of one job's work objects (where the chunk step writes them)."""
-    return ObjectRef.parse(f"{settings.work_prefix.rstrip('/')}/{job_id}/")
+    return ObjectRef.parse(work_folder(settings.work_prefix, job_id))
 
 
 def remove_work(ctx: WorkerContext, job_id: uuid.UUID) -> int:
@@ -110,6 +116,25 @@ def sweep_scratch(settings: Settings, *, older_than_s: float | None = None) -> i
     if removed:
         log.info("removed %d scratch leftovers", removed)
     return removed
+
+
+def forget_unknown_sources(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    """Removes this machine's cached sources that no tenant's source maps to any more:
+    the jobs that used them were deleted or expired (worker/retention.py). Returns how
+    many went. A download in progress is named `.download-*` and never matches."""
+    folder = settings.scratch_dir / "sources"
+    if not folder.is_dir():
+        return 0
+    cached = {
+        path.name: path
+        for path in folder.iterdir()
+        if path.is_file() and _SHA256.fullmatch(path.name)
+    }
+    with sessions() as session:
+        known = retention_repository.known_sources(session, sorted(cached))
+    for name in set(cached) - known:
+        cached[name].unlink(missing_ok=True)
+    return len(set(cached) - known)
 
 
 def _leftovers(settings: Settings) -> Iterator[Path]:

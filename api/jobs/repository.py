@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, not_, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Chunk, Job
@@ -62,6 +62,16 @@ def page(
     return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
 
 
+def mark_deleted(session: Session, *, job_id: uuid.UUID) -> None:
+    """The owner deleted the job: marked once, so a second DELETE keeps the first moment."""
+    moment = datetime.now(UTC)
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.deleted_at.is_(None))
+        .values(deleted_at=moment, purge_started_at=func.coalesce(Job.purge_started_at, moment))
+    )
+
+
 def cancel_unstarted_chunks(session: Session, *, job_id: uuid.UUID) -> None:
     session.execute(
         update(Chunk)
@@ -98,7 +108,8 @@ def requeue_failed(
     """
     requeued = session.execute(
         update(Job)
-        .where(where, Job.status == "failed", not_(over_budget()))
+        # A deleted job's translations are gone: it cannot pick up where it failed.
+        .where(where, Job.status == "failed", not_(over_budget()), Job.purge_started_at.is_(None))
         .values(reopened())
         .returning(Job.id, Job.batch_id)
     ).all()
