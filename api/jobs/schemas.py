@@ -211,7 +211,8 @@ class JobCreate(BaseModel):
     estimate_only: bool = False
     callback_url: CallbackUrl | None = Field(
         default=None,
-        description="Receives job.succeeded, job.failed or job.cancelled, signed (see README).",
+        description="Receives job.succeeded, job.failed, job.cancelled or job.deleted, signed "
+        "(see README).",
     )
     retention_days: RetentionDays | None = Field(
         default=None,
