@@ -118,23 +118,27 @@ def sweep_scratch(settings: Settings, *, older_than_s: float | None = None) -> i
     return removed
 
 
-def forget_unknown_sources(settings: Settings, sessions: sessionmaker[Session]) -> int:
-    """Removes this machine's cached sources that no tenant's source maps to any more:
-    the jobs that used them were deleted or expired (worker/retention.py). Returns how
-    many went. A download in progress is named `.download-*` and never matches."""
+def forget_unknown_sources(
+    settings: Settings, sessions: sessionmaker[Session], *, unused_for_s: float | None = None
+) -> int:
+    """Removes this machine's cached sources that no tenant's source maps to any more
+    (the jobs that used them were deleted or expired: worker/retention.py). Returns how
+    many went. Only copies unused for `unused_for_s` (default: the task time limit) go:
+    every use touches a copy, and one just downloaded may not be recorded yet."""
     folder = settings.scratch_dir / "sources"
     if not folder.is_dir():
         return 0
+    cutoff = time.time() - (settings.task_time_limit_s if unused_for_s is None else unused_for_s)
     cached = {
         path.name: path
         for path in folder.iterdir()
-        if path.is_file() and _SHA256.fullmatch(path.name)
+        if _SHA256.fullmatch(path.name) and path.is_file() and path.stat().st_mtime < cutoff
     }
     with sessions() as session:
-        known = retention_repository.known_sources(session, sorted(cached))
-    for name in set(cached) - known:
+        unknown = set(cached) - retention_repository.known_sources(session, sorted(cached))
+    for name in unknown:
         cached[name].unlink(missing_ok=True)
-    return len(set(cached) - known)
+    return len(unknown)
 
 
 def _leftovers(settings: Settings) -> Iterator[Path]:

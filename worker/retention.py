@@ -13,8 +13,9 @@ What goes, and how it is found without ever deleting a tenant's other files:
   (a later job writing to the same prefix has replaced them with its own);
 - work objects (`<LTB_WORK_PREFIX>/<job>/`), the chunks' dubs and translations;
 - the cached analysis and object hashes of its source, unless another job of the tenant
-  still keeps outputs of it; this machine's copy of the bytes once no job keeps it
-  (other machines drop theirs at their next sweep: `forget_unknown_sources`).
+  still keeps outputs of it; then workers' copies of the bytes once no tenant's hashes
+  name them and no task has used them for LTB_TASK_TIME_LIMIT_S (`forget_unknown_sources`:
+  here, at every sweep of whichever worker runs it, and when `ltb worker` starts).
 """
 
 from __future__ import annotations
@@ -78,9 +79,8 @@ def purge_job(ctx: WorkerContext, job_id: uuid.UUID) -> bool:
     )
     with unit_of_work(ctx.sessions) as session:
         retention.forget_content(session, job)
-        unkept = retention.forget_source(session, job)
-    if unkept and job.source_sha256:
-        (ctx.settings.scratch_dir / "sources" / job.source_sha256).unlink(missing_ok=True)
+        retention.forget_source(session, job)
+    forget_unknown_sources(ctx.settings, ctx.sessions)
     with unit_of_work(ctx.sessions) as session:
         stamped = retention.stamp(session, job.id, moment=repo.now(), deliver=ctx.deliver_webhook)
     if stamped:

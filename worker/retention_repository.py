@@ -89,27 +89,24 @@ def forget_content(session: Session, job: Job) -> None:
     session.execute(update(Chunk).where(Chunk.job_id == job.id).values(result_text=None))
 
 
-def _keeps_source(sha256: str, *, besides: uuid.UUID, tenant_id: uuid.UUID | None = None) -> Exists:
-    """Another job of this source (of this tenant, if given) whose outputs are not being
-    deleted."""
-    where = [
+def _keeps_source(sha256: str, *, besides: uuid.UUID, tenant_id: uuid.UUID) -> Exists:
+    """Another job of the tenant with this source whose outputs are not being deleted."""
+    return exists().where(
         Job.source_sha256 == sha256,
+        Job.tenant_id == tenant_id,
         Job.id != besides,
         Job.purge_started_at.is_(None),
         Job.outputs_expired_at.is_(None),
-    ]
-    if tenant_id is not None:
-        where.append(Job.tenant_id == tenant_id)
-    return exists().where(*where)
+    )
 
 
-def forget_source(session: Session, job: Job) -> bool:
+def forget_source(session: Session, job: Job) -> None:
     """Drops the tenant's cached analysis and object hashes of the job's source unless
-    another of its jobs still keeps outputs of it. Returns whether no job of any tenant
-    keeps it, so a worker's copy of the bytes (shared by content hash) may go too."""
+    another of its jobs still keeps outputs of it. Workers' copies of the bytes (shared
+    by content hash across tenants) go once no tenant's hashes name them."""
     sha = job.source_sha256
     if sha is None:
-        return False
+        return
     if not session.scalar(select(_keeps_source(sha, besides=job.id, tenant_id=job.tenant_id))):
         session.execute(
             delete(SourceAnalysisCache).where(
@@ -121,7 +118,6 @@ def forget_source(session: Session, job: Job) -> bool:
                 SourceObject.tenant_id == job.tenant_id, SourceObject.sha256 == sha
             )
         )
-    return not session.scalar(select(_keeps_source(sha, besides=job.id)))
 
 
 def known_sources(session: Session, sha256s: list[str]) -> set[str]:

@@ -6,6 +6,8 @@ its row or its usage records."""
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -343,6 +345,11 @@ def test_the_analysis_cache_stays_while_another_job_of_the_source_keeps_its_outp
     cached = ctx.settings.scratch_dir / "sources" / sha
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(b"a worker's copy")
+    long_ago = time.time() - 2 * ctx.settings.task_time_limit_s
+    os.utime(cached, (long_ago, long_ago))
+    # Another copy nobody maps, but just downloaded: its record may be on its way.
+    fresh = ctx.settings.scratch_dir / "sources" / ("cd" * 32)
+    fresh.write_bytes(b"a download a moment ago")
 
     _mark_deleted(ctx, first.id)
     purge_job(ctx, first.id)
@@ -355,4 +362,5 @@ def test_the_analysis_cache_stays_while_another_job_of_the_source_keeps_its_outp
     with ctx.sessions() as session:
         assert session.get(SourceAnalysisCache, (tenant.id, sha)) is None
     assert not cached.exists()
+    assert fresh.exists()
     assert ctx.store.exists(ObjectRef.parse(source))
