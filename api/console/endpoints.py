@@ -30,6 +30,7 @@ from api.usage import endpoints as usage_api
 from api.usage.schemas import UsageReport
 from ltb.db.models import Batch
 from ltb.errors import LtbError
+from ltb.retention import outputs_gone
 from ltb.schemas import JobStatus, Language
 from ltb.storage import ObjectRef
 from ltb.views import JOB_STATUSES, OUTPUT_FILES
@@ -258,7 +259,9 @@ def job_page(
     video = cues.source_video(manifest)
     cue_rows: list[cues.CueRow] = []
     cue_error = None
-    if job.status == "succeeded" and "srt" in job.requested_outputs:
+    # A deleted or expired job lists no outputs: nothing is left to read or play.
+    delivered = job.status == "succeeded" and bool(job.outputs)
+    if delivered and "srt" in job.requested_outputs:
         try:
             cue_rows = cues.read_cues(context.store, row.output_prefix, job.target_lang)
         except LtbError as exc:
@@ -269,8 +272,8 @@ def job_page(
         "cues": cue_rows,
         "cue_error": cue_error,
         "violating": sum(1 for cue in cue_rows if cue.violations),
-        "has_dub": job.status == "succeeded" and "wav" in job.requested_outputs,
-        "has_vtt": job.status == "succeeded" and "vtt" in job.requested_outputs,
+        "has_dub": delivered and "wav" in job.requested_outputs,
+        "has_vtt": delivered and "vtt" in job.requested_outputs,
         "token_kinds": [
             ("input audio", job.usage.input_audio_tokens),
             ("input video", job.usage.input_video_tokens),
@@ -314,6 +317,7 @@ def job_output(
     name = _OUTPUT_NAMES.get(kind)
     if (
         job.status != "succeeded"
+        or outputs_gone(job)
         or name is None
         or (kind != "manifest" and kind not in job.outputs)
     ):
