@@ -64,6 +64,15 @@ def expire_due(ctx: WorkerContext, *, limit: int = PURGES_PER_SWEEP) -> int:
     return stamped
 
 
+def purge_requested(ctx: WorkerContext, job_id: uuid.UUID) -> None:
+    """The task DELETE /v1/jobs/{id} sends. A storage error is logged, not raised: the
+    job stays marked, and the sweep finishes it."""
+    try:
+        purge_job(ctx, job_id)
+    except LtbError as exc:
+        log.warning("could not delete the objects of job %s yet: %s", job_id, exc.message)
+
+
 def purge_job(ctx: WorkerContext, job_id: uuid.UUID) -> bool:
     """Deletes everything written for a marked job, then stamps it. False when there was
     nothing to do (not marked, or done before). Storage errors are raised: the mark

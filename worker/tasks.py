@@ -92,7 +92,7 @@ def reap() -> None:
 
 @app.task(name=PURGE_JOB)
 def purge_job(job_id: str) -> None:
-    retention.purge_job(worker_context(), uuid.UUID(job_id))
+    retention.purge_requested(worker_context(), uuid.UUID(job_id))
 
 
 @app.task(name=EXPIRE_OUTPUTS)
