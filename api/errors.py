@@ -34,12 +34,13 @@ ERROR_STATUSES: dict[int, str] = {
     403: "`source_not_allowed` or `output_not_allowed`: outside the tenant's read or write grants.",
     404: "`not_found`: no such job or batch for this tenant.",
     409: "A conflict with the current state: `idempotency_key_reused`, `not_cancellable`, "
-    "`not_retryable`, `budget_exceeded`.",
+    "`not_retryable`, `budget_exceeded`, `job_not_finished` (delete a queued or running job), "
+    "`job_deleted` (retry a deleted job).",
     413: "`request_too_large`: the body is over LTB_API_MAX_BODY_BYTES.",
     422: "The request breaks a rule: `invalid_request` (the schema), `unknown_language`, "
     "`unknown_voice`, `voice_unsupported`, `audio_output_unsupported`, `invalid_callback_url`, "
     "`callback_url_not_allowed`, `too_many_jobs`, `no_sources`, `invalid_cursor`, "
-    "`invalid_label_filter`, `invalid_group_by`, `invalid_voices`…",
+    "`invalid_label_filter`, `invalid_group_by`, `invalid_voices`, `retention_too_long`…",
     429: "`rate_limited`: over the tenant's request rate; wait `Retry-After` seconds.",
     500: "`internal_error`: the service hit an unexpected error.",
     503: "`database_unavailable`: the database is unreachable; retry after `Retry-After` seconds.",

@@ -60,6 +60,19 @@ def finish_job(
     return True
 
 
+def job_deleted(session: Session, job: Job, *, deliver: Deliver | None = None) -> None:
+    """Tells the job's callback that its owner's deletion is done (ltb/retention.py)."""
+    if job.callback_url:
+        _event(
+            session,
+            tenant_id=job.tenant_id,
+            event=EventType.JOB_DELETED,
+            subject_id=job.id,
+            url=job.callback_url,
+            deliver=deliver,
+        )
+
+
 def reopened() -> dict[str, object]:
     """A retried job's columns: queued again, with a fresh budget of plan and finalize
     attempts and its progress clock restarted, so the retry is not failed for the

@@ -21,6 +21,9 @@ FINALIZE_JOB = "ltb.finalize_job"
 REAP = "ltb.reap"
 DISPATCH_BATCH = "ltb.dispatch_batch"
 DELIVER_WEBHOOK = "ltb.deliver_webhook"
+# Retention (ltb/retention.py): one job's deletion, and the periodic sweep for expiry.
+PURGE_JOB = "ltb.purge_job"
+EXPIRE_OUTPUTS = "ltb.expire_outputs"
 
 PLAN_QUEUE = "ltb"
 CHUNK_QUEUE = "ltb.chunks"
@@ -105,5 +108,6 @@ def _celery_options(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "beat_schedule": {
             "reap": {"task": REAP, "schedule": settings.reaper_interval_s},
+            "expire-outputs": {"task": EXPIRE_OUTPUTS, "schedule": settings.retention_interval_s},
         },
     }

@@ -160,6 +160,22 @@ class JobView(Outside):
         description="Who answered the job's requests: `emulator` when any request went to "
         "the built-in emulator (placeholder translations); null until one is answered."
     )
+    retention_days: int | None = Field(
+        default=None,
+        description="The job's keep period in days: the shorter of its request's and its "
+        "tenant's; null keeps its outputs until it is deleted.",
+    )
+    expires_at: datetime | None = Field(
+        default=None, description="When its outputs are due for deletion; null if never."
+    )
+    deleted_at: datetime | None = Field(
+        default=None, description="When its owner deleted it (DELETE /v1/jobs/{id})."
+    )
+    outputs_expired_at: datetime | None = Field(
+        default=None,
+        description="When every object written for it was deleted (retention or deletion); "
+        "from then on it lists no outputs. Its usage stays.",
+    )
 
 
 class BatchProgress(Outside):

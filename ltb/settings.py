@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     # a killed worker's chunk is taken over within this plus the reaper's interval.
     chunk_lease_s: int = Field(default=45, ge=3)
     reaper_interval_s: float = Field(default=15.0, gt=0)
+    # How often the beat looks for jobs past their retention (and deletions cut short).
+    retention_interval_s: float = Field(default=300.0, gt=0)
     # Queued work that has not moved for this long, with the queue empty, lost its message.
     reaper_stale_s: float = 60.0
     # A job that has made no progress for this long while work of its own was runnable,

@@ -101,6 +101,8 @@ class EventType(StrEnum):
     JOB_SUCCEEDED = "job.succeeded"
     JOB_FAILED = "job.failed"
     JOB_CANCELLED = "job.cancelled"
+    # Its owner deleted it (DELETE /v1/jobs/{id}) and everything written for it is gone.
+    JOB_DELETED = "job.deleted"
     BATCH_COMPLETED = "batch.completed"
 
     @property

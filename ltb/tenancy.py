@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ltb.db.models import ApiKey, Tenant, utcnow
 from ltb.errors import LtbError, RequestRefused
+from ltb.retention import check_tenant_retention
 from ltb.storage import ObjectRef
 
 KEY_PREFIX = "ltb_"
@@ -105,6 +106,7 @@ def create_tenant(
     name: str,
     read_prefixes: Sequence[str],
     write_prefixes: Sequence[str] = (),
+    retention_days: int | None = None,
 ) -> Tenant:
     """A new tenant that may read under `read_prefixes` and write under `write_prefixes`."""
     if not _NAME.match(name):
@@ -113,9 +115,12 @@ def create_tenant(
             code="invalid_tenant_name",
         )
     reads, writes = folders(read_prefixes), folders(write_prefixes)
+    check_tenant_retention(retention_days)
     if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
         raise RequestRefused(f"a tenant named {name!r} exists already", code="tenant_exists")
-    tenant = Tenant(name=name, read_prefixes=reads, write_prefixes=writes)
+    tenant = Tenant(
+        name=name, read_prefixes=reads, write_prefixes=writes, retention_days=retention_days
+    )
     session.add(tenant)
     session.flush()
     return tenant
@@ -127,6 +132,14 @@ def find_tenant(session: Session, name: str) -> Tenant:
         raise RequestRefused(
             f"no tenant named {name!r}; create it with `ltb tenants create`", code="unknown_tenant"
         )
+    return tenant
+
+
+def set_retention(session: Session, tenant: Tenant, days: int | None) -> Tenant:
+    """Keep the tenant's finished jobs' outputs `days` days (None: until deleted). It
+    applies to jobs already finished too: the sweep reads it each time."""
+    tenant.retention_days = check_tenant_retention(days)
+    session.flush()
     return tenant
 
 

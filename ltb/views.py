@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Batch, Job, UsageDaily, UsageRecord
+from ltb.db.models import Batch, Job, Tenant, UsageDaily, UsageRecord
 from ltb.outputs import MANIFEST_FILE, OUTPUTS
+from ltb.retention import effective_days, expires_at, outputs_gone
 from ltb.schemas import BatchView, JobView
 from ltb.states import JOB_FINISHED, JobStatus
 from ltb.storage import ObjectRef, ObjectStore
@@ -60,6 +61,9 @@ def job_model(
 ) -> JobView:
     """The job as GET /v1/jobs/{id} shows it. A job `just_created` has no usage to sum."""
     usage = dict(_NO_USAGE) if just_created else _usage(session, [UsageRecord.job_id == job.id])
+    # One read per tenant per session: the identity map keeps it for a page of jobs.
+    tenant = session.get(Tenant, job.tenant_id)
+    tenant_days = tenant.retention_days if tenant is not None else None
     percent = (
         100.0
         if job.status == JobStatus.SUCCEEDED
@@ -98,6 +102,10 @@ def job_model(
             "callback_url": job.callback_url,
             "warnings": job.warnings,
             "provider": job.provider,
+            "retention_days": effective_days(job.retention_days, tenant_days),
+            "expires_at": expires_at(job, tenant_days),
+            "deleted_at": job.deleted_at,
+            "outputs_expired_at": job.outputs_expired_at,
         }
     )
 
@@ -220,7 +228,7 @@ def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
 
 
 def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dict[str, Any]]:
-    if job.status != JobStatus.SUCCEEDED:
+    if job.status != JobStatus.SUCCEEDED or outputs_gone(job):
         return []
     files = [(kind, name) for kind, name in OUTPUT_FILES.items() if kind in job.outputs]
     files.append(("manifest", MANIFEST_FILE))

@@ -13,6 +13,7 @@ files of workers that were killed before they could remove their own.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
 import uuid
@@ -20,11 +21,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from ltb.db.engine import unit_of_work
 from ltb.errors import LtbError
+from ltb.retention import work_folder
 from ltb.settings import Settings
 from ltb.storage import ObjectRef
 from worker import repository as repo
+from worker import retention_repository
 from worker import sweep_repository as sweeps
 from worker.context import WorkerContext
 
@@ -33,11 +38,13 @@ log = logging.getLogger("ltb.worker.cleanup")
 # Each job is a listing and a delete or two: a few per sweep keep the reaper quick while
 # the leftovers of earlier releases are worked through.
 WORK_REMOVALS_PER_SWEEP = 20
+# A cached source's file name: the content's SHA-256 (worker/fetch.py).
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def work_prefix(settings: Settings, job_id: uuid.UUID) -> ObjectRef:
     """The folder of one job's work objects (where the chunk step writes them)."""
-    return ObjectRef.parse(f"{settings.work_prefix.rstrip('/')}/{job_id}/")
+    return ObjectRef.parse(work_folder(settings.work_prefix, job_id))
 
 
 def remove_work(ctx: WorkerContext, job_id: uuid.UUID) -> int:
@@ -91,6 +98,29 @@ def sweep_scratch(settings: Settings, *, older_than_s: float | None = None) -> i
     if removed:
         log.info("removed %d scratch leftovers", removed)
     return removed
+
+
+def forget_unknown_sources(
+    settings: Settings, sessions: sessionmaker[Session], *, unused_for_s: float | None = None
+) -> int:
+    """Removes this machine's cached sources that no tenant's source maps to any more
+    (the jobs that used them were deleted or expired: worker/retention.py). Returns how
+    many went. Only copies unused for `unused_for_s` (default: the task time limit) go:
+    every use touches a copy, and one just downloaded may not be recorded yet."""
+    folder = settings.scratch_dir / "sources"
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - (settings.task_time_limit_s if unused_for_s is None else unused_for_s)
+    cached = {
+        path.name: path
+        for path in folder.iterdir()
+        if _SHA256.fullmatch(path.name) and path.is_file() and path.stat().st_mtime < cutoff
+    }
+    with sessions() as session:
+        unknown = set(cached) - retention_repository.known_sources(session, sorted(cached))
+    for name in unknown:
+        cached[name].unlink(missing_ok=True)
+    return len(unknown)
 
 
 def _leftovers(settings: Settings) -> Iterator[Path]:

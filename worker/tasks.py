@@ -14,8 +14,10 @@ from celery.signals import task_prerun, worker_process_init, worker_shutting_dow
 from ltb.queue import (
     DELIVER_WEBHOOK,
     DISPATCH_BATCH,
+    EXPIRE_OUTPUTS,
     FINALIZE_JOB,
     PLAN_JOB,
+    PURGE_JOB,
     REAP,
     TRANSLATE_CHUNK,
     make_celery,
@@ -27,6 +29,7 @@ from worker import (
     finalize_step,
     plan_step,
     reaper,
+    retention,
     shutdown,
     webhook_step,
 )
@@ -85,3 +88,13 @@ def deliver_webhook(event_id: str) -> None:
 @app.task(name=REAP)
 def reap() -> None:
     reaper.reap(worker_context())
+
+
+@app.task(name=PURGE_JOB)
+def purge_job(job_id: str) -> None:
+    retention.purge_requested(worker_context(), uuid.UUID(job_id))
+
+
+@app.task(name=EXPIRE_OUTPUTS)
+def expire_outputs() -> None:
+    retention.expire_due(worker_context())

@@ -10,6 +10,7 @@ from api.jobs.schemas import (
     Labels,
     LanguageCode,
     OutputKind,
+    RetentionDays,
     S3Prefix,
     S3Uri,
     VisualContext,
@@ -57,6 +58,11 @@ class BatchCreate(BaseModel):
         default=None, description="Receives job.* for each job and batch.completed at the end."
     )
     estimate_only: bool = False
+    retention_days: RetentionDays | None = Field(
+        default=None,
+        description="Delete each job's outputs this many days after it finishes; at most "
+        "the tenant's period (`retention_too_long`).",
+    )
 
     @model_validator(mode="after")
     def _one_source_kind(self) -> BatchCreate:

@@ -24,6 +24,7 @@ from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
 from ltb.outputs import spoken
 from ltb.queue import DISPATCH_BATCH
+from ltb.retention import check_job_retention
 from ltb.states import BatchStatus, JobStatus
 from ltb.storage import ObjectRef
 from ltb.tenancy import default_output_prefix
@@ -73,6 +74,7 @@ def submit(
         if existing is not None:
             return _replayed(existing, fingerprint)
     targets, voices = _targets_and_voices(body)
+    check_job_retention(body.retention_days, tenant.retention_days)
     if body.callback_url:
         check_callback_url(body.callback_url, allow_private=context.settings.webhook_allow_private)
     max_jobs = context.settings.max_batch_jobs
@@ -211,6 +213,7 @@ def _job_row(
         "budget_max_input_tokens": body.budget.max_input_tokens if body.budget else None,
         "budget_max_cost": body.budget.max_cost if body.budget else None,
         "callback_url": body.callback_url,
+        "retention_days": body.retention_days,
         "status": JobStatus.QUEUED,
     }
 

@@ -29,6 +29,7 @@ from api.jobs import service as jobs_service
 from api.usage import endpoints as usage_api
 from api.usage.schemas import UsageReport
 from ltb.errors import LtbError
+from ltb.retention import outputs_gone
 from ltb.schemas import Language
 from ltb.states import JOB_ACTIVE, JOB_FINISHED, BatchStatus, JobStatus, OutputKind
 from ltb.storage import ObjectRef
@@ -266,7 +267,9 @@ def job_page(
     video = cues.source_video(manifest)
     cue_rows: list[cues.CueRow] = []
     cue_error = None
-    if job.status == JobStatus.SUCCEEDED and OutputKind.SRT in job.requested_outputs:
+    # A deleted or expired job lists no outputs: nothing is left to read or play.
+    delivered = job.status == JobStatus.SUCCEEDED and bool(job.outputs)
+    if delivered and OutputKind.SRT in job.requested_outputs:
         try:
             cue_rows = cues.read_cues(context.store, row.output_prefix, job.target_lang)
         except LtbError as exc:
@@ -277,8 +280,8 @@ def job_page(
         "cues": cue_rows,
         "cue_error": cue_error,
         "violating": sum(1 for cue in cue_rows if cue.violations),
-        "has_dub": job.status == JobStatus.SUCCEEDED and OutputKind.WAV in job.requested_outputs,
-        "has_vtt": job.status == JobStatus.SUCCEEDED and OutputKind.VTT in job.requested_outputs,
+        "has_dub": delivered and OutputKind.WAV in job.requested_outputs,
+        "has_vtt": delivered and OutputKind.VTT in job.requested_outputs,
         "token_kinds": [
             ("input audio", job.usage.input_audio_tokens),
             ("input video", job.usage.input_video_tokens),
@@ -322,6 +325,7 @@ def job_output(
     name = _OUTPUT_NAMES.get(kind)
     if (
         job.status != JobStatus.SUCCEEDED
+        or outputs_gone(job)
         or name is None
         or (kind != "manifest" and kind not in job.outputs)
     ):

@@ -106,6 +106,22 @@ def cancel_job(
     return service.view(uow.session, context, job)
 
 
+@router.delete(
+    "/{job_id}",
+    response_model=JobView,
+    status_code=202,
+    responses=errors(*TENANT_ERRORS, 403, 404, 409),
+)
+def delete_job(
+    job_id: uuid.UUID, tenant: TenantDep, uow: UnitOfWorkDep, context: ContextDep
+) -> JobView:
+    """Delete a finished job's outputs and every copy the service made for it, at once.
+    The job stays listed with `deleted_at`, no outputs, and its usage; `job.deleted` is
+    sent to its callback once the objects are gone (`outputs_expired_at`)."""
+    job = service.delete(uow, context, tenant=tenant, job_id=job_id)
+    return service.view(uow.session, context, job)
+
+
 @router.post(
     "/{job_id}/retry",
     response_model=JobView,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, not_, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Chunk, Job
@@ -63,6 +63,16 @@ def page(
     return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
 
 
+def mark_deleted(session: Session, *, job_id: uuid.UUID) -> None:
+    """The owner deleted the job: marked once, so a second DELETE keeps the first moment."""
+    moment = datetime.now(UTC)
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.deleted_at.is_(None))
+        .values(deleted_at=moment, purge_started_at=func.coalesce(Job.purge_started_at, moment))
+    )
+
+
 def cancel_unstarted_chunks(session: Session, *, job_id: uuid.UUID) -> None:
     session.execute(
         update(Chunk)
@@ -109,7 +119,13 @@ def _requeue_failed(session: Session, where: ColumnElement[bool]) -> list[uuid.U
     return list(
         session.scalars(
             update(Job)
-            .where(where, Job.status == JobStatus.FAILED, not_(over_budget()))
+            .where(
+                where,
+                Job.status == JobStatus.FAILED,
+                not_(over_budget()),
+                # A deleted job's translations are gone: it cannot pick up where it failed.
+                Job.purge_started_at.is_(None),
+            )
             .values(reopened())
             .returning(Job.id)
         )

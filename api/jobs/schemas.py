@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ltb.languages import LANGUAGES, VOICES
+from ltb.retention import MAX_RETENTION_DAYS
 from ltb.schemas import (
     BatchProgress,
     BatchStatus,
@@ -146,6 +147,8 @@ CallbackUrl = Annotated[
     ),
 ]
 
+RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)]
+
 
 def _known(names: Collection[str], code: str, what: str) -> BeforeValidator:
     known = " ".join(names)
@@ -208,7 +211,13 @@ class JobCreate(BaseModel):
     estimate_only: bool = False
     callback_url: CallbackUrl | None = Field(
         default=None,
-        description="Receives job.succeeded, job.failed or job.cancelled, signed (see README).",
+        description="Receives job.succeeded, job.failed, job.cancelled or job.deleted, signed "
+        "(see README).",
+    )
+    retention_days: RetentionDays | None = Field(
+        default=None,
+        description="Delete the job's outputs this many days after it finishes; at most "
+        "the tenant's period (`retention_too_long`). Omit to keep the tenant's.",
     )
 
 

@@ -25,7 +25,8 @@ from ltb.db.models import Job, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import finish_job, reopen_in_batch
 from ltb.outputs import spoken
-from ltb.queue import PLAN_JOB
+from ltb.queue import PLAN_JOB, PURGE_JOB
+from ltb.retention import check_job_retention, outputs_gone
 from ltb.states import JOB_ACTIVE, JobStatus
 from ltb.storage import ObjectRef
 from ltb.tenancy import default_output_prefix, may_read, may_write
@@ -97,6 +98,7 @@ def new_job(
             "output_not_allowed",
             f"{output_prefix} is outside this tenant's write grants and its default output folder",
         )
+    retention_days = check_job_retention(body.retention_days, tenant.retention_days)
     callback_url = None
     if body.callback_url:
         callback_url = check_callback_url(
@@ -118,6 +120,7 @@ def new_job(
         labels=dict(body.labels),
         budget_max_input_tokens=body.budget.max_input_tokens if body.budget else None,
         budget_max_cost=body.budget.max_cost if body.budget else None,
+        retention_days=retention_days,
         status=JobStatus.QUEUED,
     )
 
@@ -163,6 +166,35 @@ def cancel(uow: UnitOfWork, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
     return job
 
 
+def delete(uow: UnitOfWork, context: ServiceContext, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
+    """Marks a finished job deleted and has a worker delete every object written for it
+    at once (worker/retention.py); the row and its usage stay. Deleting twice is harmless."""
+    job = find(uow.session, tenant=tenant, job_id=job_id)
+    if job.status in JOB_ACTIVE:
+        raise ApiError(
+            409,
+            "job_not_finished",
+            f"the job is {job.status}; cancel it first, then delete it once it has ended",
+        )
+    # Deleting objects is writing where they are: the tenant must still hold that grant.
+    if not may_write(tenant, job.output_prefix, output_bucket=context.settings.output_bucket):
+        raise ApiError(
+            403,
+            "output_not_allowed",
+            f"{job.output_prefix} is no longer inside this tenant's write grants",
+        )
+    if job.outputs_expired_at is None:
+        repository.mark_deleted(uow.session, job_id=job.id)
+        uow.session.refresh(job)
+        # Sent again for a deletion already under way: the worker's run is idempotent.
+        uow.enqueue(PURGE_JOB, str(job.id))
+    elif job.deleted_at is None:
+        # Expired already: nothing is left to delete, only the owner's wish to record.
+        repository.mark_deleted(uow.session, job_id=job.id)
+        uow.session.refresh(job)
+    return job
+
+
 def retry(uow: UnitOfWork, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
     """Redoes a failed job's chunks that are not done; done chunks are never requested again."""
     session = uow.session
@@ -170,6 +202,10 @@ def retry(uow: UnitOfWork, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
     job = find(session, tenant=tenant, job_id=job_id)
     session.refresh(job)
     if not reopened:
+        if outputs_gone(job):
+            raise ApiError(
+                409, "job_deleted", "the job was deleted; submit the source again instead"
+            )
         if job.status == JobStatus.FAILED:
             raise ApiError(
                 409,

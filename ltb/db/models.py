@@ -83,6 +83,8 @@ class Tenant(Base):
     write_prefixes: Mapped[list[Any]] = mapped_column(default=list)
     # Signs this tenant's webhooks (HMAC-SHA256); shown by `ltb tenants show`.
     webhook_secret: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
+    # Days a finished job's outputs and copies are kept; None keeps them until deleted.
+    retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -145,6 +147,13 @@ class Job(Base):
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
         Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_jobs_status", "status"),
+        # The retention sweep reads finished jobs whose outputs still exist.
+        Index(
+            "ix_jobs_unexpired_finished",
+            "finished_at",
+            postgresql_where=text("outputs_expired_at IS NULL AND finished_at IS NOT NULL"),
+            sqlite_where=text("outputs_expired_at IS NULL AND finished_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -204,6 +213,13 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     # When the job's work objects (chunk payloads and dub audio) were removed.
     work_removed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Retention (ltb/retention.py): the job's own keep period, at most its tenant's;
+    # deleted_at when its owner asked for deletion; purge_started_at when the deletion of
+    # what the service wrote for it began (the mark), outputs_expired_at when it ended.
+    retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    purge_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    outputs_expired_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Chunk(Base):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.console.auth import COOKIE
-from ltb.db.models import ApiKey
+from ltb.db.models import ApiKey, Job
 from ltb.settings import Settings
 from ltb.tenancy import create_operator_key, revoke_key
 
@@ -279,3 +279,22 @@ def test_the_job_list_filters_as_the_api_does(
     assert listed("from=2000-01-01&to=2000-01-02") == set()
     assert 'data-code="invalid_label_filter"' in client.get("/console/jobs?label=nolabel").text
     assert 'data-code="invalid_date"' in client.get("/console/jobs?from=yesterday").text
+
+
+def test_a_deleted_job_s_page_shows_and_serves_no_outputs(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    tenant, key = tenant_with_key()
+    job_id = _finished_job(settings, tenant.id)
+    # Marked deleted; the worker has not removed the files yet.
+    job = db.get_one(Job, job_id)
+    job.deleted_at = job.purge_started_at = datetime.now(UTC)
+    db.flush()
+    _sign_in(client, key)
+
+    page = client.get(f"/console/jobs/{job_id}")
+
+    assert page.status_code == 200
+    assert 'class="cue' not in page.text
+    assert f"/console/jobs/{job_id}/outputs/srt" not in page.text
+    assert client.get(f"/console/jobs/{job_id}/outputs/srt").status_code == 404
