@@ -4,8 +4,6 @@ The queries live in api/batches/repository.py."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from pathlib import PurePosixPath
 from typing import Any
@@ -17,6 +15,7 @@ from api.batches import repository
 from api.batches.schemas import BatchCreate, BatchView
 from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError, not_found
+from api.idempotency import replayed, request_fingerprint
 from api.jobs import repository as jobs_repository
 from api.jobs.service import allowed
 from ltb.db.models import Batch, Tenant
@@ -68,11 +67,11 @@ def submit(
 ) -> tuple[Batch, bool]:
     """Records a batch and its jobs; one dispatch task follows the commit."""
     session = uow.session
-    fingerprint = _fingerprint(body)
+    fingerprint = request_fingerprint(body)
     if idempotency_key:
         existing = repository.by_idempotency_key(session, tenant_id=tenant.id, key=idempotency_key)
         if existing is not None:
-            return _replayed(existing, fingerprint)
+            return replayed(existing, fingerprint, what="batch")
     targets, voices = _targets_and_voices(body)
     check_job_retention(body.retention_days, tenant.retention_days)
     if body.callback_url:
@@ -105,7 +104,7 @@ def submit(
         )
         if existing is None:
             raise
-        return _replayed(existing, fingerprint)
+        return replayed(existing, fingerprint, what="batch")
     rows = [
         _job_row(context, tenant, batch, body, source, target, voices)
         for source in sources
@@ -256,18 +255,3 @@ def retry_failed(uow: UnitOfWork, *, tenant: Tenant, batch_id: uuid.UUID) -> tup
         uow.enqueue(DISPATCH_BATCH, str(batch.id))
     session.refresh(batch)
     return batch, len(reopened)
-
-
-def _fingerprint(body: BatchCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _replayed(batch: Batch, fingerprint: str) -> tuple[Batch, bool]:
-    if batch.request_fingerprint != fingerprint:
-        raise ApiError(
-            409,
-            "idempotency_key_reused",
-            "this Idempotency-Key was used with a different batch; use a new key",
-        )
-    return batch, True

@@ -4,8 +4,6 @@ transaction does, then sends what they queued."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import uuid
 from datetime import datetime
 
@@ -14,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError, not_found
+from api.idempotency import replayed, request_fingerprint
 from api.jobs import repository
 from api.jobs.repository import JobFilters
 from api.jobs.schemas import (
@@ -43,12 +42,12 @@ def submit(
     idempotency_key: str | None,
 ) -> tuple[Job, bool]:
     """Records a job and queues its plan. Returns the job and whether it was a replay."""
-    fingerprint = _fingerprint(body)
+    fingerprint = request_fingerprint(body)
     session = uow.session
     if idempotency_key:
         existing = repository.by_idempotency_key(session, tenant_id=tenant.id, key=idempotency_key)
         if existing is not None:
-            return _replayed(existing, fingerprint)
+            return replayed(existing, fingerprint, what="request body")
     job = new_job(context, tenant=tenant, body=body)
     job.idempotency_key = idempotency_key
     job.request_fingerprint = fingerprint
@@ -63,7 +62,7 @@ def submit(
         )
         if existing is None:
             raise
-        return _replayed(existing, fingerprint)
+        return replayed(existing, fingerprint, what="request body")
     uow.enqueue(PLAN_JOB, str(job.id))
     return job, False
 
@@ -128,21 +127,6 @@ def new_job(
 def allowed(tenant: Tenant, uri: str) -> bool:
     """Whether `uri` lies inside one of the tenant's read grants (folders)."""
     return may_read(tenant, uri)
-
-
-def _fingerprint(body: JobCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _replayed(job: Job, fingerprint: str) -> tuple[Job, bool]:
-    if job.request_fingerprint != fingerprint:
-        raise ApiError(
-            409,
-            "idempotency_key_reused",
-            "this Idempotency-Key was used with a different request body; use a new key",
-        )
-    return job, True
 
 
 def find(session: Session, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
