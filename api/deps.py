@@ -16,7 +16,8 @@ from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError
 from ltb.db.engine import commit, rollback, run_quietly
 from ltb.db.models import Tenant
-from ltb.tenancy import hash_key, tenant_for_key
+from ltb.tenancy import hash_key
+from ltb.tenant_repository import tenant_for_key
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -212,7 +212,8 @@ def keys_list(
 
     from ltb.db.engine import session_factory
     from ltb.errors import RequestRefused
-    from ltb.tenancy import find_tenant, list_keys, list_operator_keys
+    from ltb.tenancy import find_tenant
+    from ltb.tenant_repository import list_keys, list_operator_keys
 
     with guarded(), session_factory()() as session:
         if operator == (tenant is not None):

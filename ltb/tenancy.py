@@ -5,6 +5,8 @@ say which sources its jobs may fetch, write grants where its jobs may put their 
 besides the default output location, which is always writable. Prefixes are folders, not
 strings: a grant of `s3://media/initech` covers `s3://media/initech/talk.mp4`, never
 `s3://media/initech-secret/talk.mp4`.
+
+Finding a tenant or a key's tenant, and listing keys, are queries: ltb/tenant_repository.py.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ltb.db.models import ApiKey, Tenant, utcnow
 from ltb.errors import LtbError, RequestRefused
 from ltb.retention import check_tenant_retention
 from ltb.storage import ObjectRef
+from ltb.tenant_repository import tenant_named
 
 KEY_PREFIX = "ltb_"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -116,7 +118,7 @@ def create_tenant(
         )
     reads, writes = folders(read_prefixes), folders(write_prefixes)
     check_tenant_retention(retention_days)
-    if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
+    if tenant_named(session, name) is not None:
         raise RequestRefused(f"a tenant named {name!r} exists already", code="tenant_exists")
     tenant = Tenant(
         name=name, read_prefixes=reads, write_prefixes=writes, retention_days=retention_days
@@ -127,7 +129,7 @@ def create_tenant(
 
 
 def find_tenant(session: Session, name: str) -> Tenant:
-    tenant = session.scalar(select(Tenant).where(Tenant.name == name))
+    tenant = tenant_named(session, name)
     if tenant is None:
         raise RequestRefused(
             f"no tenant named {name!r}; create it with `ltb tenants create`", code="unknown_tenant"
@@ -171,45 +173,6 @@ def create_operator_key(session: Session) -> str:
     )
     session.flush()
     return key
-
-
-def tenant_for_key(session: Session, key_hash: str) -> Tenant | None:
-    """The tenant whose live (not revoked) key hashes to `key_hash`."""
-    return session.scalar(
-        select(Tenant)
-        .join(ApiKey, ApiKey.tenant_id == Tenant.id)
-        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
-    )
-
-
-def is_operator_key(session: Session, key_hash: str) -> bool:
-    """Whether `key_hash` is the hash of a live operator key."""
-    return (
-        session.scalar(
-            select(ApiKey.id).where(
-                ApiKey.key_hash == key_hash,
-                ApiKey.operator.is_(True),
-                ApiKey.revoked_at.is_(None),
-            )
-        )
-        is not None
-    )
-
-
-def list_keys(session: Session, *, tenant: Tenant) -> list[ApiKey]:
-    """The tenant's keys, revoked ones included, oldest first."""
-    return list(
-        session.scalars(
-            select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.created_at)
-        )
-    )
-
-
-def list_operator_keys(session: Session) -> list[ApiKey]:
-    """The operator keys, revoked ones included, oldest first."""
-    return list(
-        session.scalars(select(ApiKey).where(ApiKey.operator.is_(True)).order_by(ApiKey.created_at))
-    )
 
 
 def revoke_key(session: Session, key_id: str) -> ApiKey:

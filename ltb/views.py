@@ -12,16 +12,22 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Batch, Job, Tenant, UsageDaily, UsageRecord
+from ltb.db.models import Batch, Job, Tenant, UsageRecord
 from ltb.outputs import MANIFEST_FILE, OUTPUTS
 from ltb.retention import effective_days, expires_at, outputs_gone
 from ltb.schemas import BatchView, JobView
 from ltb.states import JOB_FINISHED, JobStatus
 from ltb.storage import ObjectRef, ObjectStore
 from ltb.usage import TOKEN_KINDS
+from ltb.view_repository import (
+    batch_failure_codes,
+    batch_failures,
+    batch_job_counts,
+    batch_usage_sums,
+    usage_record_sums,
+)
 
 # Each output kind's file name, from the output registry.
 OUTPUT_FILES: dict[str, str] = {kind.value: spec.file_name for kind, spec in OUTPUTS.items()}
@@ -115,37 +121,15 @@ def batch_model(session: Session, batch: Batch) -> BatchView:
     counts = dict.fromkeys(JOB_STATUSES, 0)
     by_target: dict[str, dict[str, int]] = {}
     chunks_done = chunks_total = 0
-    rows = session.execute(
-        select(
-            Job.target_lang,
-            Job.status,
-            func.count(Job.id),
-            func.coalesce(func.sum(Job.chunks_done), 0),
-            func.coalesce(func.sum(Job.chunks_total), 0),
-        )
-        .where(Job.batch_id == batch.id)
-        .group_by(Job.target_lang, Job.status)
-    )
+    rows = batch_job_counts(session, batch.id)
     for target, status, count, done, total in rows:
         counts[status] = counts.get(status, 0) + int(count)
         by_target.setdefault(target, dict.fromkeys(JOB_STATUSES, 0))[status] = int(count)
         chunks_done += int(done)
         chunks_total += int(total)
     finished = sum(counts[s] for s in FINISHED)
-    failures = session.execute(
-        select(Job.id, Job.source_uri, Job.target_lang, Job.error_code, Job.error_message)
-        .where(Job.batch_id == batch.id, Job.status == JobStatus.FAILED)
-        .order_by(Job.finished_at)
-        .limit(FAILURES_LISTED)
-    ).all()
-    failure_codes = {
-        str(code): int(n)
-        for code, n in session.execute(
-            select(Job.error_code, func.count(Job.id))
-            .where(Job.batch_id == batch.id, Job.status == JobStatus.FAILED)
-            .group_by(Job.error_code)
-        ).all()
-    }
+    failures = batch_failures(session, batch.id, limit=FAILURES_LISTED)
+    failure_codes = {str(code): int(n) for code, n in batch_failure_codes(session, batch.id)}
     return BatchView.model_validate(
         {
             "id": batch.id,
@@ -193,13 +177,7 @@ _NO_USAGE: dict[str, Any] = {f"{kind}_tokens": 0 for kind in TOKEN_KINDS} | {
 
 def _usage(session: Session, where: Iterable[Any]) -> dict[str, Any]:
     """Billed totals: always sums of the usage records, never a stored copy."""
-    row = session.execute(
-        select(
-            *(func.coalesce(func.sum(getattr(UsageRecord, kind)), 0) for kind in TOKEN_KINDS),
-            func.count(UsageRecord.id),
-            func.coalesce(func.sum(UsageRecord.cost), 0),
-        ).where(*where)
-    ).one()
+    row = usage_record_sums(session, where)
     kinds = {f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:5], strict=True)}
     return kinds | {
         "total_tokens": sum(kinds.values()),
@@ -210,14 +188,7 @@ def _usage(session: Session, where: Iterable[Any]) -> dict[str, Any]:
 
 def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
     """A batch's totals from the daily rollup, so a 10,000-job batch costs a few rows."""
-    row = session.execute(
-        select(
-            *(func.coalesce(func.sum(getattr(UsageDaily, kind)), 0) for kind in TOKEN_KINDS),
-            func.coalesce(func.sum(UsageDaily.requests), 0),
-            func.coalesce(func.sum(UsageDaily.cost), 0),
-            func.max(UsageDaily.currency),
-        ).where(UsageDaily.tenant_id == batch.tenant_id, UsageDaily.batch_id == str(batch.id))
-    ).one()
+    row = batch_usage_sums(session, batch.tenant_id, batch.id)
     kinds = {f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:5], strict=True)}
     return kinds | {
         "total_tokens": sum(kinds.values()),

@@ -21,7 +21,8 @@ from api.deps import SessionDep, get_tenant
 from api.errors import ApiError
 from api.ratelimit import enforce_rate_limit
 from ltb.db.models import Tenant
-from ltb.tenancy import hash_key, is_operator_key
+from ltb.tenancy import hash_key
+from ltb.tenant_repository import is_operator_key
 
 COOKIE = "ltb_console"
 CSRF_HEADER = "X-CSRF-Token"
