@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,14 +61,19 @@ class Voice(StrEnum):
     KIKI = "Kiki"
 
 
-class OutputFileKind(StrEnum):
-    """A file a succeeded job delivers: its outputs and its manifest."""
+def _output_file_kinds() -> type[StrEnum]:
+    # Every output kind of the registry, and the manifest: built from OutputKind, so a
+    # kind added there is a file the job view may list without a second edit here.
+    members = {kind.name: kind.value for kind in OutputKind} | {"MANIFEST": "manifest"}
+    kinds = StrEnum("OutputFileKind", members, module=__name__)  # type: ignore[misc]
+    kinds.__doc__ = "A file a succeeded job delivers: its outputs and its manifest."
+    return kinds
 
-    TEXT = "text"
-    SRT = "srt"
-    VTT = "vtt"
-    WAV = "wav"
-    MANIFEST = "manifest"
+
+if TYPE_CHECKING:
+    OutputFileKind: TypeAlias = str
+else:
+    OutputFileKind = _output_file_kinds()
 
 
 class VisualContext(StrEnum):
