@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # The states and output kinds are the core's own (re-exported for api/ and the OpenAPI
 # document); a second copy here could drift from what the workers write.
 from ltb.states import BatchStatus as BatchStatus
+from ltb.states import DubMix as DubMix
 from ltb.states import JobStage as JobStage
 from ltb.states import JobStatus as JobStatus
 from ltb.states import OutputKind as OutputKind

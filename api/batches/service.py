@@ -17,11 +17,12 @@ from api.batches.schemas import BatchCreate, BatchView
 from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError, not_found
 from api.jobs import repository as jobs_repository
+from api.jobs.schemas import request_fields
 from api.jobs.service import allowed
 from ltb.db.models import Batch, Chunk, Job, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
-from ltb.outputs import spoken
+from ltb.outputs import audio_only_key, check_video_outputs, spoken
 from ltb.queue import DISPATCH_BATCH
 from ltb.storage import ObjectRef
 from ltb.tenancy import default_output_prefix
@@ -155,6 +156,12 @@ def _sources(
                 "source_not_allowed",
                 f"{len(outside)} sources are outside this tenant's allowed prefixes, e.g. {outside[0]}",
             )
+        # Named sources that say sound only are refused now; listed ones fail at planning.
+        outputs = check_outputs(body.outputs)
+        for uri in uris:
+            check_video_outputs(
+                outputs, has_video=not audio_only_key(ObjectRef.parse(uri).key), source=uri
+            )
         return list(dict.fromkeys(uris))
     prefix = body.source_prefix or ""
     if not prefix.endswith("/"):
@@ -200,6 +207,8 @@ def _job_row(
         "target_lang": target,
         "outputs": list(check_outputs(body.outputs)),
         "voice": voices[target],
+        "dub_mix": body.dub_mix,
+        "duck_db": body.duck_db,
         "visual_context": body.visual_context == "on",
         "output_prefix": default_output_prefix(
             tenant, job_id, output_bucket=context.settings.output_bucket
@@ -276,7 +285,7 @@ def _by_key(session: Session, tenant_id: uuid.UUID, key: str) -> Batch | None:
 
 
 def _fingerprint(body: BatchCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(request_fields(body), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

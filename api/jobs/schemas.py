@@ -18,11 +18,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ltb.languages import LANGUAGES, VOICES
+from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB, MAX_DUCK_DB, MIN_DUCK_DB
 from ltb.schemas import (
     BatchProgress,
     BatchStatus,
     BatchUsage,
     BatchView,
+    DubMix,
     ErrorBody,
     ErrorInfo,
     Estimate,
@@ -51,6 +53,7 @@ __all__ = [
     "BatchUsage",
     "BatchView",
     "Budget",
+    "DubMix",
     "ErrorBody",
     "ErrorInfo",
     "Estimate",
@@ -170,6 +173,30 @@ VoiceName = Annotated[Voice, _known(VOICES, "unknown_voice", "voice")]
 CODED_ERRORS = frozenset({"unknown_language", "unknown_voice"})
 
 
+# The mix fields, shared by jobs and batches.
+DuckDb = Annotated[float, Field(ge=MIN_DUCK_DB, le=MAX_DUCK_DB, allow_inf_nan=False)]
+DUB_MIX_HELP = (
+    "How the dub meets the source's soundtrack in mix_wav, mp4 and mkv: `replace` (the dub "
+    "alone) or `voiceover` (the original kept under the dub, ducked while it speaks)."
+)
+DUCK_DB_HELP = (
+    f"How far a voiceover lowers the original while the dub speaks, in dB "
+    f"({MIN_DUCK_DB:g} to {MAX_DUCK_DB:g})."
+)
+
+
+def request_fields(body: BaseModel) -> dict[str, object]:
+    """The body as JSON for its idempotency fingerprint. The mix fields count only when
+    they differ from their defaults, so a request that omits them keeps the fingerprint
+    it had before they existed."""
+    fields = body.model_dump(mode="json")
+    if fields.get("dub_mix") == DEFAULT_DUB_MIX:
+        fields.pop("dub_mix")
+    if fields.get("duck_db") == DEFAULT_DUCK_DB:
+        fields.pop("duck_db")
+    return fields
+
+
 class Budget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -196,8 +223,11 @@ class JobCreate(BaseModel):
     outputs: list[OutputKind] = Field(default=[OutputKind.TEXT, OutputKind.SRT], min_length=1)
     voice: VoiceName | None = Field(
         default=None,
-        description="Dub voice (with outputs including wav); it must speak the target.",
+        description="Dub voice (with spoken outputs: wav, mix_wav, mp4, mkv); it must speak "
+        "the target.",
     )
+    dub_mix: DubMix = Field(default=DEFAULT_DUB_MIX, description=DUB_MIX_HELP)
+    duck_db: DuckDb = Field(default=DEFAULT_DUCK_DB, description=DUCK_DB_HELP)
     visual_context: VisualContext = VisualContext.OFF
     output_prefix: S3Prefix | None = Field(
         default=None,

@@ -145,6 +145,8 @@ class Job(Base):
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
         Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_jobs_status", "status"),
+        CheckConstraint("dub_mix IN ('replace', 'voiceover')", name="ck_jobs_dub_mix"),
+        CheckConstraint("duck_db BETWEEN -40 AND 0", name="ck_jobs_duck_db"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -163,6 +165,9 @@ class Job(Base):
     outputs: Mapped[list[Any]] = mapped_column()
     voice: Mapped[str | None] = mapped_column(String(32), default=None)
     visual_context: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the dub meets the source's soundtrack in mix_wav, mp4 and mkv (a DubMix).
+    dub_mix: Mapped[str] = mapped_column(String(16), default="replace", server_default="replace")
+    duck_db: Mapped[float] = mapped_column(Float, default=-15.0, server_default="-15")
     output_prefix: Mapped[str] = mapped_column(Text)
     estimate_only: Mapped[bool] = mapped_column(Boolean, default=False)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
