@@ -49,6 +49,9 @@ def run() -> dict[str, Any]:
     return {
         "mp4_10min_1080p_wall_s": headline["process"]["wall_s"],
         "mp4_10min_1080p_share_of_source": round(headline["process"]["wall_s"] / SOURCE_S, 4),
+        # On a shared machine wall time counts the waits for a core; CPU time does not.
+        "mp4_10min_1080p_cpu_s": headline["process"]["cpu_s"],
+        "mp4_10min_1080p_cpu_share_of_source": round(headline["process"]["cpu_s"] / SOURCE_S, 4),
         "mp4_10min_1080p_peak_rss_mb": headline["peak_rss_mb"],
         "source": (
             f"{source.name}: {SOURCE_S / 60:.0f} min, {WIDTH}x{HEIGHT} {FPS} fps H.264 "
@@ -59,6 +62,7 @@ def run() -> dict[str, Any]:
         "targets_met": {
             mode: {
                 "time": r["process"]["wall_s"] / SOURCE_S < TARGETS["mp4_share_of_source"],
+                "cpu_time": r["process"]["cpu_s"] / SOURCE_S < TARGETS["mp4_share_of_source"],
                 "memory": r["peak_rss_mb"] < TARGETS["peak_rss_mb"],
             }
             for mode, r in runs.items()
