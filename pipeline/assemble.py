@@ -23,6 +23,7 @@ from pipeline.assembly import (
     Writer,
     Written,
     cues_of,
+    dub_warnings,
     in_timeline_order,
 )
 from pipeline.deliver.mix import MixReport
@@ -112,12 +113,7 @@ def _subtitles(
 
 def _wav(assembly: Assembly, path: Path) -> Written:
     report = assembly.write_dub(path)
-    warnings: tuple[str, ...] = ()
-    if report.overflow_s > 0:
-        warnings = (
-            f"dub_overflow: the dub runs {report.overflow_s:.2f} s past the end of the source",
-        )
-    return Written(dub=report, warnings=warnings)
+    return Written(dub=report, warnings=dub_warnings(report))
 
 
 # The writer of every kind in the output registry (ltb/outputs.py); a test checks that

@@ -217,5 +217,12 @@ class Written:
     warnings: tuple[str, ...] = ()
 
 
+def dub_warnings(report: DubReport) -> tuple[str, ...]:
+    """What the manifest says of a dub (every output that carries it says the same)."""
+    if report.overflow_s > 0:
+        return (f"dub_overflow: the dub runs {report.overflow_s:.2f} s past the end of the source",)
+    return ()
+
+
 # Builds one output kind's file at the given path.
 Writer = Callable[[Assembly, Path], Written]

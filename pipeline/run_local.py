@@ -31,6 +31,7 @@ from pipeline.assemble import (
     TranslatedChunk,
     assemble_outputs,
 )
+from pipeline.deliver.mix import MixReport
 from pipeline.dub import DubReport
 from pipeline.estimate import TranslationRequest, plan_options
 from pipeline.extract import extract_chunk
@@ -138,9 +139,10 @@ def translate_file(
     outputs: dict[str, Path] = {}
     subtitles: dict[str, Any] | None = None
     dub: DubReport | None = None
+    mix: MixReport | None = None
     if error is None:
         watch.assembling()
-        outputs, subtitles, dub = _assemble(
+        outputs, subtitles, dub, mix = _assemble(
             job, settings, analysis, books, no_speech=plan.no_speech
         )
     outcome = "failed" if error else ("no_speech" if plan.no_speech else "ok")
@@ -159,6 +161,7 @@ def translate_file(
         subtitles=subtitles,
         dub=dub,
         error=error.as_dict() if error else None,
+        mix=mix,
     )
     manifest_path = job.out_dir / MANIFEST_FILE
     _write_json(manifest_path, manifest)
@@ -299,7 +302,7 @@ def _settle(
 
 def _assemble(
     job: LocalJob, settings: Settings, analysis: SourceAnalysis, books: _Books, *, no_speech: bool
-) -> tuple[dict[str, Path], dict[str, Any] | None, DubReport | None]:
+) -> tuple[dict[str, Path], dict[str, Any] | None, DubReport | None, MixReport | None]:
     video = analysis.info.video
     work_dir = job.out_dir / ".ltb" / "assembly"
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -327,7 +330,7 @@ def _assemble(
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     books.warnings.extend(assembled.warnings)
-    return assembled.paths, assembled.subtitles, assembled.dub
+    return assembled.paths, assembled.subtitles, assembled.dub, assembled.mix
 
 
 def _job_parameters(

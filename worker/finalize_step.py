@@ -173,6 +173,7 @@ def _publish(
             warnings=warnings,
             subtitles=subtitles,
             dub=dub,
+            mix=assembled.mix,
         )
         with _output_bucket(job.output_prefix):
             ctx.store.put_bytes(

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import soundfile
 
-from pipeline.assembly import Assembly, Written
+from pipeline.assembly import Assembly, Written, dub_warnings
+from pipeline.deliver.mix import MixReport
 from pipeline.deliver.mux import Container, mux_dubbed_video
 from pipeline.subtitles.ttml import write_ttml
 
@@ -48,7 +49,7 @@ def write_mix_wav(assembly: Assembly, path: Path) -> Written:
             for block in mixed.blocks(blocksize=_BLOCK_FRAMES, dtype="int32", always_2d=True):
                 wav.write(block)
     os.replace(partial, path)
-    return Written(mix=report)
+    return _with_dub(assembly, report)
 
 
 def write_mp4(assembly: Assembly, path: Path) -> Written:
@@ -75,4 +76,11 @@ def _video(assembly: Assembly, path: Path, *, container: Container) -> Written:
         target_cues=assembly.cues(),
         source_cues=assembly.source_cues,
     )
-    return Written(mix=report)
+    return _with_dub(assembly, report)
+
+
+def _with_dub(assembly: Assembly, mix: MixReport) -> Written:
+    # The mix carries the dub: its placements and warnings reach the manifest even when
+    # dub.wav is not asked for.
+    _, dub = assembly.dub_file()
+    return Written(dub=dub, mix=mix, warnings=dub_warnings(dub))

@@ -58,6 +58,9 @@ def test_a_voiceover_dub_is_delivered_as_mp4_mkv_mix_and_ttml(
     assert run.manifest["outputs"]["mp4"] == "dubbed.mp4"
     assert run.manifest["job"]["dub_mix"] == "voiceover"
     assert run.manifest["job"]["duck_db"] == -20
+    mix = run.manifest["mix"]
+    assert (mix["mode"], mix["duck_db"]) == ("voiceover", -20)
+    assert mix["loudness_lufs"] == pytest.approx(-23.0, abs=0.05)
     source_s, frame = duration_s(demo_sample), frame_s(demo_sample)
     source_packets = video_packet_sizes(demo_sample)
 
@@ -122,6 +125,9 @@ def test_a_replace_mix_is_the_dub_alone_and_the_video_keeps_the_original_after_i
     assert found[2].language in (None, "und")
     assert abs(duration_s(video) - duration_s(media.landscape_mp4)) <= frame_s(media.landscape_mp4)
     assert not (run.out / "dub.wav").exists() and not (run.out / "mix.wav").exists()
+    # The manifest still tells where the dub was placed, and how it was mixed.
+    assert run.manifest["mix"]["mode"] == "replace" and run.manifest["mix"]["duck_db"] is None
+    assert run.manifest["dub"] is not None and any(c["dub"] for c in run.manifest["chunks"])
 
 
 @pytest.mark.parametrize("kind", ["mp4", "mkv"])
