@@ -14,7 +14,7 @@ from cli.app import app
 from cli.guard import OUTPUT_CHOICES, guarded, on_off, parse_list
 from ltb.errors import RequestRefused
 from ltb.languages import outputs_for
-from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB, MAX_DUCK_DB, MIN_DUCK_DB
+from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB, MAX_DUCK_DB, MIN_DUCK_DB, OUTPUTS
 from ltb.pricing import load_price_book
 from ltb.settings import get_settings
 from ltb.states import ChunkStatus
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from pipeline.run_local import RunResult
 
 console = Console()
+# The kinds a run without --outputs leaves out (the deliverables), from the registry.
+ON_REQUEST = [kind.value for kind, spec in OUTPUTS.items() if not spec.by_default]
 
 
 @app.command()
@@ -39,7 +41,8 @@ def translate(
     outputs: Annotated[
         str | None,
         typer.Option(
-            help=f"Comma-separated outputs: {OUTPUT_CHOICES}. Default: all the target allows."
+            help=f"Comma-separated outputs: {OUTPUT_CHOICES}. Default: all the target allows "
+            f"except {', '.join(ON_REQUEST)}, which are made only when named."
         ),
     ] = None,
     voice: Annotated[str | None, typer.Option(help="Dub voice, e.g. Cherry, Nofish, Kiki.")] = None,
