@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
-from ltb.states import Engine, OutputKind
+from ltb.errors import RequestRefused
+from ltb.states import DubMix, Engine, OutputKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,11 @@ class OutputSpec:
     # Spoken in the target language: needs a target the provider speaks, and a voice.
     spoken: bool = False
     engines: frozenset[Engine] = frozenset({Engine.FILE})
+    # Copies the source's picture: refused for a source without one.
+    needs_video: bool = False
+    # Made when a request names no outputs (`ltb translate` without --outputs). The
+    # deliverables are asked for by name: each is a second copy of the source's size.
+    by_default: bool = True
 
 
 # In canonical order: requests are normalised to it, and outputs are listed in it.
@@ -37,8 +44,38 @@ OUTPUTS: dict[OutputKind, OutputSpec] = {
         OutputSpec(OutputKind.SRT, "subtitles.srt", "application/x-subrip; charset=utf-8"),
         OutputSpec(OutputKind.VTT, "subtitles.vtt", "text/vtt; charset=utf-8"),
         OutputSpec(OutputKind.WAV, "dub.wav", "audio/wav", spoken=True),
+        # Deliverables (pipeline/deliver): the dub mixed as the request's dub_mix says.
+        OutputSpec(OutputKind.TTML, "subtitles.ttml", "application/ttml+xml", by_default=False),
+        OutputSpec(OutputKind.MIX_WAV, "mix.wav", "audio/wav", spoken=True, by_default=False),
+        OutputSpec(
+            OutputKind.MP4,
+            "dubbed.mp4",
+            "video/mp4",
+            spoken=True,
+            needs_video=True,
+            by_default=False,
+        ),
+        OutputSpec(
+            OutputKind.MKV,
+            "dubbed.mkv",
+            "video/x-matroska",
+            spoken=True,
+            needs_video=True,
+            by_default=False,
+        ),
     )
 }
+
+# How the dub is mixed with the source's soundtrack (mix_wav, mp4, mkv): the request's
+# dub_mix and duck_db. The duck is bounded: below -40 dB the original is gone anyway.
+DEFAULT_DUB_MIX = DubMix.REPLACE
+DEFAULT_DUCK_DB = -15.0
+MIN_DUCK_DB = -40.0
+MAX_DUCK_DB = 0.0
+
+# Source keys whose extension says sound only: a video output asked of one is refused at
+# submission. Any other source is probed when the job is planned.
+AUDIO_ONLY_EXTENSIONS = frozenset({".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus"})
 
 # Written for every job beside its outputs; not a kind a request names.
 MANIFEST_FILE = "manifest.json"
@@ -52,3 +89,25 @@ def output_spec(kind: str) -> OutputSpec:
 def spoken(kinds: Iterable[str]) -> bool:
     """Whether any of `kinds` is spoken, so the request needs a voice and a dub."""
     return any(output_spec(kind).spoken for kind in kinds)
+
+
+def needs_video(kinds: Iterable[str]) -> tuple[str, ...]:
+    """The kinds of `kinds` that copy the source's picture."""
+    return tuple(kind for kind in kinds if output_spec(kind).needs_video)
+
+
+def check_video_outputs(kinds: Iterable[str], *, has_video: bool, source: str) -> None:
+    """Refuses video outputs for a source without a picture: nothing stands in for one."""
+    wanting = needs_video(kinds)
+    if wanting and not has_video:
+        raise RequestRefused(
+            f"{source} has no video, so there is no dubbed video to make "
+            f"({', '.join(wanting)}); ask for the dub as audio (wav, mix_wav) or for "
+            "subtitles instead",
+            code="video_output_needs_video",
+        )
+
+
+def audio_only_key(uri: str) -> bool:
+    """Whether a source's name says it is sound only (by its extension)."""
+    return PurePosixPath(uri).suffix.lower() in AUDIO_ONLY_EXTENSIONS

@@ -13,12 +13,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
 # The states and output kinds are the core's own (re-exported for api/ and the OpenAPI
 # document); a second copy here could drift from what the workers write.
 from ltb.states import BatchStatus as BatchStatus
+from ltb.states import DubMix as DubMix
 from ltb.states import JobStage as JobStage
 from ltb.states import JobStatus as JobStatus
 from ltb.states import OutputKind as OutputKind
@@ -60,14 +62,19 @@ class Voice(StrEnum):
     KIKI = "Kiki"
 
 
-class OutputFileKind(StrEnum):
-    """A file a succeeded job delivers: its outputs and its manifest."""
+def _output_file_kinds() -> type[StrEnum]:
+    # Every output kind of the registry, and the manifest: built from OutputKind, so a
+    # kind added there is a file the job view may list without a second edit here.
+    members = {kind.name: kind.value for kind in OutputKind} | {"MANIFEST": "manifest"}
+    kinds = StrEnum("OutputFileKind", members, module=__name__)  # type: ignore[misc]
+    kinds.__doc__ = "A file a succeeded job delivers: its outputs and its manifest."
+    return kinds
 
-    TEXT = "text"
-    SRT = "srt"
-    VTT = "vtt"
-    WAV = "wav"
-    MANIFEST = "manifest"
+
+if TYPE_CHECKING:
+    OutputFileKind: TypeAlias = str
+else:
+    OutputFileKind = _output_file_kinds()
 
 
 class VisualContext(StrEnum):

@@ -133,3 +133,17 @@ class OutputKind(StrEnum):
     SRT = "srt"
     VTT = "vtt"
     WAV = "wav"
+    # Deliverables: broadcast subtitles, the dub mix, the dubbed video.
+    TTML = "ttml"
+    MIX_WAV = "mix_wav"
+    MP4 = "mp4"
+    MKV = "mkv"
+
+
+class DubMix(StrEnum):
+    """How the dub meets the source's own soundtrack in the mix and the dubbed video."""
+
+    # The dub alone: for a soundtrack that is only speech.
+    REPLACE = "replace"
+    # The original kept under the dub, ducked while the dub speaks.
+    VOICEOVER = "voiceover"

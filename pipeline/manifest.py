@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from ltb.states import ChunkStatus
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis
+from pipeline.deliver.mix import MixReport
 from pipeline.dub import DubReport
 from pipeline.plan import PlannedChunk
 from pipeline.usage_records import RequestUsage, totals
@@ -86,6 +87,7 @@ def build_manifest(
     subtitles: dict[str, Any] | None = None,
     dub: DubReport | None = None,
     error: dict[str, str] | None = None,
+    mix: MixReport | None = None,
 ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict. `provider` is who answered the requests
     ("dashscope" or "emulator"), None when none was answered."""
@@ -121,6 +123,8 @@ def build_manifest(
         },
         "subtitles": subtitles,
         "dub": _dub_summary(dub),
+        # The dub mix of mix_wav and the videos: its mode, duck, gain and measured level.
+        "mix": asdict(mix) if mix else None,
         "outputs": outputs,
         "warnings": list(dict.fromkeys(warnings)),
     }

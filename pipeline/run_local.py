@@ -19,12 +19,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ltb.errors import LtbError
-from ltb.outputs import MANIFEST_FILE, spoken
+from ltb.outputs import MANIFEST_FILE, check_video_outputs, spoken
 from ltb.pricing import PriceTable
 from ltb.settings import Settings
 from ltb.states import ChunkStatus
 from pipeline.analysis import SourceAnalysis, analyse_source, media_limits
-from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
+from pipeline.assemble import (
+    DubSettings,
+    MixSettings,
+    SourceMedia,
+    TranslatedChunk,
+    assemble_outputs,
+)
+from pipeline.deliver.mix import MixReport
 from pipeline.dub import DubReport
 from pipeline.estimate import TranslationRequest, plan_options
 from pipeline.extract import extract_chunk
@@ -102,6 +109,10 @@ def translate_file(
     """Translates one local file into the requested outputs under `job.out_dir`."""
     watch = observer or _Silent()
     analysis = analyse_source(job.source, limits=media_limits(settings), name=str(job.source))
+    # Refused before anything is sent: a dubbed video needs a picture to copy.
+    check_video_outputs(
+        job.request.outputs, has_video=analysis.info.has_video, source=job.source.name
+    )
     options = plan_options(settings, job.request, url_delivery=False)
     source = Source(
         duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video
@@ -128,9 +139,10 @@ def translate_file(
     outputs: dict[str, Path] = {}
     subtitles: dict[str, Any] | None = None
     dub: DubReport | None = None
+    mix: MixReport | None = None
     if error is None:
         watch.assembling()
-        outputs, subtitles, dub = _assemble(
+        outputs, subtitles, dub, mix = _assemble(
             job, settings, analysis, books, no_speech=plan.no_speech
         )
     outcome = "failed" if error else ("no_speech" if plan.no_speech else "ok")
@@ -149,6 +161,7 @@ def translate_file(
         subtitles=subtitles,
         dub=dub,
         error=error.as_dict() if error else None,
+        mix=mix,
     )
     manifest_path = job.out_dir / MANIFEST_FILE
     _write_json(manifest_path, manifest)
@@ -289,22 +302,35 @@ def _settle(
 
 def _assemble(
     job: LocalJob, settings: Settings, analysis: SourceAnalysis, books: _Books, *, no_speech: bool
-) -> tuple[dict[str, Path], dict[str, Any] | None, DubReport | None]:
-    assembled = assemble_outputs(
-        list(books.translated.values()),
-        outputs=job.request.outputs,
-        target_lang=job.request.target_lang,
-        timeline_end_s=analysis.duration_s,
-        out_dir=job.out_dir,
-        no_speech=no_speech,
-        dub=DubSettings(
-            max_speed=job.max_speed,
-            loudness_lufs=settings.loudness_lufs,
-            true_peak_dbtp=settings.true_peak_dbtp,
-        ),
-    )
+) -> tuple[dict[str, Path], dict[str, Any] | None, DubReport | None, MixReport | None]:
+    video = analysis.info.video
+    work_dir = job.out_dir / ".ltb" / "assembly"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        assembled = assemble_outputs(
+            list(books.translated.values()),
+            outputs=job.request.outputs,
+            target_lang=job.request.target_lang,
+            timeline_end_s=analysis.duration_s,
+            out_dir=job.out_dir,
+            no_speech=no_speech,
+            dub=DubSettings(
+                max_speed=job.max_speed,
+                loudness_lufs=settings.loudness_lufs,
+                true_peak_dbtp=settings.true_peak_dbtp,
+            ),
+            work_dir=work_dir,
+            mix=MixSettings(mode=job.request.dub_mix, duck_db=job.request.duck_db),
+            source=SourceMedia(
+                path=lambda: job.source,
+                lang=job.request.source_lang,
+                frame_size=(video.width, video.height) if video else None,
+            ),
+        )
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
     books.warnings.extend(assembled.warnings)
-    return assembled.paths, assembled.subtitles, assembled.dub
+    return assembled.paths, assembled.subtitles, assembled.dub, assembled.mix
 
 
 def _job_parameters(
@@ -322,6 +348,8 @@ def _job_parameters(
         "source_lang": request.source_lang,
         "outputs": list(request.outputs),
         "voice": request.voice if spoken(request.outputs) else None,
+        "dub_mix": request.dub_mix.value,
+        "duck_db": request.duck_db,
         "visual_context": "on" if request.visual_context else "off",
         "max_speed": job.max_speed,
         "concurrency": job.concurrency,

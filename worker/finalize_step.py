@@ -25,18 +25,25 @@ from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
 from ltb.outputs import MANIFEST_CONTENT_TYPE, MANIFEST_FILE, output_spec
-from ltb.states import ChunkStatus, JobStage, JobStatus
+from ltb.states import ChunkStatus, DubMix, JobStage, JobStatus
 from ltb.storage import ObjectRef, StorageError, is_transient
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis
-from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
+from pipeline.assemble import (
+    DubSettings,
+    MixSettings,
+    SourceMedia,
+    TranslatedChunk,
+    assemble_outputs,
+)
 from pipeline.manifest import ChunkOutcome, build_manifest, chunk_reports
 from worker import repository as repo
 from worker import usage_repository
 from worker.cleanup import remove_work
 from worker.context import WorkerContext
 from worker.heartbeat import JobHeartbeat
+from worker.plan_step import source_cache
 
 log = logging.getLogger("ltb.worker.finalize")
 
@@ -117,6 +124,8 @@ def _publish(
     scratch = Path(tempfile.mkdtemp(prefix=f"finalize-{job.id}-", dir=_scratch(ctx)))
     try:
         translated = [_translated(ctx, c) for c in chunks if c.status == ChunkStatus.DONE]
+        work_dir = scratch / "work"
+        work_dir.mkdir()
         assembled = assemble_outputs(
             translated,
             outputs=job.outputs,
@@ -129,6 +138,9 @@ def _publish(
                 loudness_lufs=ctx.settings.loudness_lufs,
                 true_peak_dbtp=ctx.settings.true_peak_dbtp,
             ),
+            work_dir=work_dir,
+            mix=MixSettings(mode=DubMix(job.dub_mix), duck_db=job.duck_db),
+            source=_source(ctx, job, analysis),
         )
         paths, subtitles, dub = assembled.paths, assembled.subtitles, assembled.dub
         no_speech = job.chunks_total == 0
@@ -160,6 +172,7 @@ def _publish(
             warnings=warnings,
             subtitles=subtitles,
             dub=dub,
+            mix=assembled.mix,
         )
         with _output_bucket(job.output_prefix):
             ctx.store.put_bytes(
@@ -186,6 +199,24 @@ def _output_bucket(output_prefix: str) -> Iterator[None]:
             "LTB_OUTPUT_BUCKET (or the job's output_prefix)",
             code="output_bucket_missing",
         ) from exc
+
+
+def _source(ctx: WorkerContext, job: Job, analysis: SourceAnalysis) -> SourceMedia:
+    """The source for the mix and the videos, fetched (or found in this machine's cache)
+    only when a writer asks for it."""
+
+    def local() -> Path:
+        path, _ = source_cache(ctx).local(
+            tenant_id=job.tenant_id, uri=job.source_uri, sha256=job.source_sha256
+        )
+        return path
+
+    video = analysis.info.video
+    return SourceMedia(
+        path=local,
+        lang=job.source_lang,
+        frame_size=(video.width, video.height) if video else None,
+    )
 
 
 def _scratch(ctx: WorkerContext) -> Path:
@@ -227,6 +258,8 @@ def _parameters(job: Job) -> dict[str, Any]:
         "source_lang": job.source_lang,
         "outputs": list(job.outputs),
         "voice": job.voice,
+        "dub_mix": job.dub_mix,
+        "duck_db": job.duck_db,
         "visual_context": "on" if job.visual_context else "off",
         "output_prefix": job.output_prefix,
         "labels": job.labels,

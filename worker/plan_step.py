@@ -21,8 +21,16 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
+from ltb.outputs import check_video_outputs
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
-from ltb.states import FINALIZE_STAGES, JOB_ACTIVE, ChunkStatus, JobStage, JobStatus
+from ltb.states import (
+    FINALIZE_STAGES,
+    JOB_ACTIVE,
+    ChunkStatus,
+    DubMix,
+    JobStage,
+    JobStatus,
+)
 from ltb.storage import TRANSIENT_CODES, is_transient
 from pipeline.analysis import SourceAnalysis, analyse_source, media_limits
 from pipeline.estimate import TranslationRequest, plan_options
@@ -67,6 +75,8 @@ def request_of(job: Job) -> TranslationRequest:
         visual_context=job.visual_context,
         source_lang=job.source_lang,
         voice=job.voice,
+        dub_mix=DubMix(job.dub_mix),
+        duck_db=job.duck_db,
     )
 
 
@@ -106,6 +116,10 @@ def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     try:
         with JobHeartbeat(ctx, job_id):
             analysis = _analyse(ctx, facts)
+            # The source's name did not say sound only; its probe does: no video to dub.
+            check_video_outputs(
+                facts.request.outputs, has_video=analysis.info.has_video, source=facts.source_uri
+            )
             _stage(ctx, job_id, JobStage.PLANNING)
             source = Source(
                 duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.jobs.schemas import (
+    DUB_MIX_HELP,
+    DUCK_DB_HELP,
     Budget,
     CallbackUrl,
+    DubMix,
+    DuckDb,
     Labels,
     LanguageCode,
     OutputKind,
@@ -17,6 +21,7 @@ from api.jobs.schemas import (
     VoiceName,
 )
 from ltb.languages import LANGUAGES
+from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB
 from ltb.schemas import BatchView
 
 __all__ = ["BatchCreate", "BatchView"]
@@ -51,6 +56,8 @@ class BatchCreate(BaseModel):
         max_length=len(LANGUAGES),
         description="Dub voice per target language (each one of `target_langs`).",
     )
+    dub_mix: DubMix = Field(default=DEFAULT_DUB_MIX, description=DUB_MIX_HELP)
+    duck_db: DuckDb = Field(default=DEFAULT_DUCK_DB, description=DUCK_DB_HELP)
     visual_context: VisualContext = VisualContext.OFF
     labels: Labels = Field(default_factory=dict)
     budget: Budget | None = Field(default=None, description="Applies to each job.")

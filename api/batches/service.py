@@ -21,7 +21,7 @@ from api.jobs.service import allowed
 from ltb.db.models import Batch, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
-from ltb.outputs import spoken
+from ltb.outputs import audio_only_key, check_video_outputs, spoken
 from ltb.queue import DISPATCH_BATCH
 from ltb.retention import check_job_retention
 from ltb.states import BatchStatus, JobStatus
@@ -158,6 +158,12 @@ def _sources(
                 "source_not_allowed",
                 f"{len(outside)} sources are outside this tenant's allowed prefixes, e.g. {outside[0]}",
             )
+        # Named sources that say sound only are refused now; listed ones fail at planning.
+        outputs = check_outputs(body.outputs)
+        for uri in uris:
+            check_video_outputs(
+                outputs, has_video=not audio_only_key(ObjectRef.parse(uri).key), source=uri
+            )
         return list(dict.fromkeys(uris))
     prefix = body.source_prefix or ""
     if not prefix.endswith("/"):
@@ -203,6 +209,8 @@ def _job_row(
         "target_lang": target,
         "outputs": list(check_outputs(body.outputs)),
         "voice": voices[target],
+        "dub_mix": body.dub_mix,
+        "duck_db": body.duck_db,
         "visual_context": body.visual_context == "on",
         "output_prefix": default_output_prefix(
             tenant, job_id, output_bucket=context.settings.output_bucket

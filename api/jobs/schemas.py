@@ -18,12 +18,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ltb.languages import LANGUAGES, VOICES
+from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB, MAX_DUCK_DB, MIN_DUCK_DB
 from ltb.retention import MAX_RETENTION_DAYS
 from ltb.schemas import (
     BatchProgress,
     BatchStatus,
     BatchUsage,
     BatchView,
+    DubMix,
     ErrorBody,
     ErrorInfo,
     Estimate,
@@ -52,6 +54,7 @@ __all__ = [
     "BatchUsage",
     "BatchView",
     "Budget",
+    "DubMix",
     "ErrorBody",
     "ErrorInfo",
     "Estimate",
@@ -173,6 +176,18 @@ VoiceName = Annotated[Voice, _known(VOICES, "unknown_voice", "voice")]
 CODED_ERRORS = frozenset({"unknown_language", "unknown_voice"})
 
 
+# The mix fields, shared by jobs and batches.
+DuckDb = Annotated[float, Field(ge=MIN_DUCK_DB, le=MAX_DUCK_DB, allow_inf_nan=False)]
+DUB_MIX_HELP = (
+    "How the dub meets the source's soundtrack in mix_wav, mp4 and mkv: `replace` (the dub "
+    "alone) or `voiceover` (the original kept under the dub, ducked while it speaks)."
+)
+DUCK_DB_HELP = (
+    f"How far a voiceover lowers the original while the dub speaks, in dB "
+    f"({MIN_DUCK_DB:g} to {MAX_DUCK_DB:g})."
+)
+
+
 class Budget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -199,8 +214,11 @@ class JobCreate(BaseModel):
     outputs: list[OutputKind] = Field(default=[OutputKind.TEXT, OutputKind.SRT], min_length=1)
     voice: VoiceName | None = Field(
         default=None,
-        description="Dub voice (with outputs including wav); it must speak the target.",
+        description="Dub voice (with spoken outputs: wav, mix_wav, mp4, mkv); it must speak "
+        "the target.",
     )
+    dub_mix: DubMix = Field(default=DEFAULT_DUB_MIX, description=DUB_MIX_HELP)
+    duck_db: DuckDb = Field(default=DEFAULT_DUCK_DB, description=DUCK_DB_HELP)
     visual_context: VisualContext = VisualContext.OFF
     output_prefix: S3Prefix | None = Field(
         default=None,

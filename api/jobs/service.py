@@ -23,7 +23,7 @@ from api.jobs.schemas import (
 from ltb.db.models import Job, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import finish_job, reopen_in_batch
-from ltb.outputs import spoken
+from ltb.outputs import audio_only_key, check_video_outputs, spoken
 from ltb.queue import PLAN_JOB, PURGE_JOB
 from ltb.retention import check_job_retention, outputs_gone
 from ltb.states import JOB_ACTIVE, JobStatus
@@ -77,6 +77,8 @@ def new_job(
     outputs = check_outputs(body.outputs)
     voice = check_dub_request(body.target_lang, body.voice) if spoken(outputs) else None
     source = ObjectRef.parse(body.source_uri)
+    # A name that says sound only is refused now; any other source is probed at planning.
+    check_video_outputs(outputs, has_video=not audio_only_key(source.key), source=source.uri)
     if not allowed(tenant, source.uri):
         raise ApiError(
             403,
@@ -113,6 +115,8 @@ def new_job(
         target_lang=body.target_lang,
         outputs=list(outputs),
         voice=voice,
+        dub_mix=body.dub_mix,
+        duck_db=body.duck_db,
         visual_context=body.visual_context == "on",
         output_prefix=output_prefix,
         estimate_only=body.estimate_only,

@@ -154,6 +154,8 @@ class Job(Base):
             postgresql_where=text("outputs_expired_at IS NULL AND finished_at IS NOT NULL"),
             sqlite_where=text("outputs_expired_at IS NULL AND finished_at IS NOT NULL"),
         ),
+        CheckConstraint("dub_mix IN ('replace', 'voiceover')", name="ck_jobs_dub_mix"),
+        CheckConstraint("duck_db BETWEEN -40 AND 0", name="ck_jobs_duck_db"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -172,6 +174,9 @@ class Job(Base):
     outputs: Mapped[list[Any]] = mapped_column()
     voice: Mapped[str | None] = mapped_column(String(32), default=None)
     visual_context: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the dub meets the source's soundtrack in mix_wav, mp4 and mkv (a DubMix).
+    dub_mix: Mapped[str] = mapped_column(String(16), default="replace", server_default="replace")
+    duck_db: Mapped[float] = mapped_column(Float, default=-15.0, server_default="-15")
     output_prefix: Mapped[str] = mapped_column(Text)
     estimate_only: Mapped[bool] = mapped_column(Boolean, default=False)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
