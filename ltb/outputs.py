@@ -27,6 +27,8 @@ class OutputSpec:
     # Spoken in the target language: needs a target the provider speaks, and a voice.
     spoken: bool = False
     engines: frozenset[Engine] = frozenset({Engine.FILE})
+    # Written from the job's cues alone: a cue edit rewrites it (others are copied as they are).
+    from_cues: bool = False
 
 
 # In canonical order: requests are normalised to it, and outputs are listed in it.
@@ -34,8 +36,10 @@ OUTPUTS: dict[OutputKind, OutputSpec] = {
     spec.kind: spec
     for spec in (
         OutputSpec(OutputKind.TEXT, "translation.txt", "text/plain; charset=utf-8"),
-        OutputSpec(OutputKind.SRT, "subtitles.srt", "application/x-subrip; charset=utf-8"),
-        OutputSpec(OutputKind.VTT, "subtitles.vtt", "text/vtt; charset=utf-8"),
+        OutputSpec(
+            OutputKind.SRT, "subtitles.srt", "application/x-subrip; charset=utf-8", from_cues=True
+        ),
+        OutputSpec(OutputKind.VTT, "subtitles.vtt", "text/vtt; charset=utf-8", from_cues=True),
         OutputSpec(OutputKind.WAV, "dub.wav", "audio/wav", spoken=True),
     )
 }
@@ -52,3 +56,9 @@ def output_spec(kind: str) -> OutputSpec:
 def spoken(kinds: Iterable[str]) -> bool:
     """Whether any of `kinds` is spoken, so the request needs a voice and a dub."""
     return any(output_spec(kind).spoken for kind in kinds)
+
+
+def revision_prefix(output_prefix: str, revision: int) -> str:
+    """Where an output revision's objects live: revision 0 (as finalized) in the job's
+    output prefix itself, so its keys never move; revision N under `rev-N/` inside it."""
+    return output_prefix if revision == 0 else f"{output_prefix}rev-{revision}/"

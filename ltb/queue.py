@@ -21,6 +21,8 @@ FINALIZE_JOB = "ltb.finalize_job"
 REAP = "ltb.reap"
 DISPATCH_BATCH = "ltb.dispatch_batch"
 DELIVER_WEBHOOK = "ltb.deliver_webhook"
+# Writes a job's next output revision (a cue edit, or a chunk redone on request).
+PUBLISH_REVISION = "ltb.publish_revision"
 
 PLAN_QUEUE = "ltb"
 CHUNK_QUEUE = "ltb.chunks"
@@ -99,6 +101,7 @@ def _celery_options(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             TRANSLATE_CHUNK: {"queue": CHUNK_QUEUE},
             FINALIZE_JOB: {"queue": CHUNK_QUEUE},
+            PUBLISH_REVISION: {"queue": CHUNK_QUEUE},
             DELIVER_WEBHOOK: {"queue": WEBHOOK_QUEUE},
         },
         "task_serializer": "json",

@@ -22,6 +22,8 @@ from ltb.states import BatchStatus as BatchStatus
 from ltb.states import JobStage as JobStage
 from ltb.states import JobStatus as JobStatus
 from ltb.states import OutputKind as OutputKind
+from ltb.states import RevisionReason as RevisionReason
+from ltb.states import RevisionStatus as RevisionStatus
 
 
 class Language(StrEnum):
@@ -133,6 +135,18 @@ class OutputFile(Outside):
     url: str | None = Field(description="A time-limited presigned URL.")
 
 
+class RevisionInfo(Outside):
+    """A later set of a job's outputs: its cues edited, or one chunk redone."""
+
+    revision: int = Field(description="Its number; its objects live under `rev-N/`.")
+    reason: RevisionReason
+    status: RevisionStatus
+    chunk_index: int | None = Field(description="The chunk a `redo` translated again.")
+    created_at: datetime
+    finished_at: datetime | None
+    error: ErrorInfo | None
+
+
 class JobView(Outside):
     """GET /v1/jobs/{id}, and the body of the job.* webhooks."""
 
@@ -159,6 +173,13 @@ class JobView(Outside):
     provider: Provider | None = Field(
         description="Who answered the job's requests: `emulator` when any request went to "
         "the built-in emulator (placeholder translations); null until one is answered."
+    )
+    output_revision: int = Field(
+        description="The revision `outputs` lists: 0 as finalized (in the output prefix "
+        "itself), N once revision N is ready (under `rev-N/`)."
+    )
+    revisions: list[RevisionInfo] = Field(
+        description="Revisions after the first, oldest first: cue edits and redone chunks."
     )
 
 

@@ -119,3 +119,25 @@ class OutputKind(StrEnum):
     SRT = "srt"
     VTT = "vtt"
     WAV = "wav"
+
+
+class RevisionReason(StrEnum):
+    """Why an output revision was made."""
+
+    CUE_EDIT = "cue_edit"
+    REDO = "redo"
+
+
+class RevisionStatus(StrEnum):
+    """pending: queued for a worker | ready: published, the job's outputs | failed."""
+
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class UsagePurpose(StrEnum):
+    """Why a provider request was made, on its usage record."""
+
+    TRANSLATE = "translate"
+    REDO = "redo"

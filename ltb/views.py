@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Batch, Job, UsageDaily, UsageRecord
-from ltb.outputs import MANIFEST_FILE, OUTPUTS
+from ltb.db.models import Batch, Job, JobRevision, UsageDaily, UsageRecord
+from ltb.outputs import MANIFEST_FILE, OUTPUTS, revision_prefix
 from ltb.schemas import BatchView, JobView
 from ltb.states import JOB_FINISHED, JobStatus
 from ltb.storage import ObjectRef, ObjectStore
@@ -98,6 +98,8 @@ def job_model(
             "callback_url": job.callback_url,
             "warnings": job.warnings,
             "provider": job.provider,
+            "output_revision": job.output_revision,
+            "revisions": _revisions(session, job),
         }
     )
 
@@ -219,14 +221,35 @@ def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
     }
 
 
+def _revisions(session: Session, job: Job) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(JobRevision).where(JobRevision.job_id == job.id).order_by(JobRevision.revision)
+    )
+    return [
+        {
+            "revision": row.revision,
+            "reason": row.reason,
+            "status": row.status,
+            "chunk_index": row.chunk_idx,
+            "created_at": row.created_at,
+            "finished_at": row.finished_at,
+            "error": {"code": row.error_code, "message": row.error_message or ""}
+            if row.error_code
+            else None,
+        }
+        for row in rows
+    ]
+
+
 def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dict[str, Any]]:
     if job.status != JobStatus.SUCCEEDED:
         return []
     files = [(kind, name) for kind, name in OUTPUT_FILES.items() if kind in job.outputs]
     files.append(("manifest", MANIFEST_FILE))
+    prefix = revision_prefix(job.output_prefix, job.output_revision)
     out = []
     for kind, name in files:
-        ref = ObjectRef.parse(job.output_prefix + name)
+        ref = ObjectRef.parse(prefix + name)
         out.append(
             {
                 "kind": kind,

@@ -18,7 +18,7 @@ from ltb.states import OutputKind
 from ltb.timeline import Span
 from pipeline.dub import DubReport, DubRequest, place_dubs, render_dub, samples_from_pcm16
 from pipeline.dub.pcm import SAMPLE_RATE_HZ
-from pipeline.subtitles import TimedText, build_cues, conformance, write_srt, write_vtt
+from pipeline.subtitles import Cue, TimedText, build_cues, conformance, write_srt, write_vtt
 
 # Subtitle frame timing (2-frame gaps) is defined at 24 fps unless the source says otherwise.
 DEFAULT_SUBTITLE_FPS = 24.0
@@ -49,21 +49,30 @@ def write_text(chunks: Sequence[TranslatedChunk], path: Path) -> None:
     path.write_text("\n\n".join(paragraphs) + ("\n" if paragraphs else ""), encoding="utf-8")
 
 
-def write_subtitles(
+def subtitle_cues(
     chunks: Sequence[TranslatedChunk],
     *,
     target_lang: str,
     timeline_end_s: float,
+    fps: float = DEFAULT_SUBTITLE_FPS,
+) -> list[Cue]:
+    """The job's cues, timed to the speech map: what every subtitle kind is written from."""
+    timed = [
+        TimedText(text=c.text, speech_regions=c.speech, fallback=c.span)
+        for c in in_timeline_order(chunks)
+    ]
+    return build_cues(timed, target_lang, timeline_end_s=timeline_end_s, fps=fps)
+
+
+def write_subtitles(
+    cues: Sequence[Cue],
+    *,
+    target_lang: str,
     srt_path: Path | None,
     vtt_path: Path | None,
     fps: float = DEFAULT_SUBTITLE_FPS,
 ) -> dict[str, Any]:
     """Writes SRT and/or VTT; returns the conformance figures for the manifest."""
-    timed = [
-        TimedText(text=c.text, speech_regions=c.speech, fallback=c.span)
-        for c in in_timeline_order(chunks)
-    ]
-    cues = build_cues(timed, target_lang, timeline_end_s=timeline_end_s, fps=fps)
     if srt_path is not None:
         _write_lf(srt_path, write_srt(cues))
     if vtt_path is not None:
@@ -131,6 +140,9 @@ class Assembly:
     timeline_end_s: float
     no_speech: bool
     dub: DubSettings
+    # The cues every kind marked `from_cues` in the registry is written from: built from
+    # the chunks, or the job's edited cues when a revision rewrites them.
+    cues: Sequence[Cue] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +175,7 @@ def _subtitles(
     assembly: Assembly, *, srt_path: Path | None = None, vtt_path: Path | None = None
 ) -> dict[str, Any]:
     return write_subtitles(
-        assembly.chunks,
-        target_lang=assembly.target_lang,
-        timeline_end_s=assembly.timeline_end_s,
-        srt_path=srt_path,
-        vtt_path=vtt_path,
+        assembly.cues, target_lang=assembly.target_lang, srt_path=srt_path, vtt_path=vtt_path
     )
 
 
@@ -206,6 +214,8 @@ class Assembled:
     subtitles: dict[str, Any] | None
     dub: DubReport | None
     warnings: list[str]
+    # The cues the subtitle kinds were written from (empty when none was asked for).
+    cues: list[Cue]
 
 
 def assemble_outputs(
@@ -217,14 +227,25 @@ def assemble_outputs(
     out_dir: Path,
     no_speech: bool,
     dub: DubSettings,
+    cues: Sequence[Cue] | None = None,
 ) -> Assembled:
-    """Writes every requested output into `out_dir`; the same for one file and the service."""
+    """Writes every requested output into `out_dir`; the same for one file and the service.
+
+    `cues`, when given, are written instead of cues built from the chunks (a cue edit)."""
+    if cues is None:
+        needs_cues = any(OUTPUTS[OutputKind(kind)].from_cues for kind in outputs)
+        cues = (
+            subtitle_cues(chunks, target_lang=target_lang, timeline_end_s=timeline_end_s)
+            if needs_cues
+            else []
+        )
     assembly = Assembly(
         chunks=chunks,
         target_lang=target_lang,
         timeline_end_s=timeline_end_s,
         no_speech=no_speech,
         dub=dub,
+        cues=list(cues),
     )
     paths: dict[str, Path] = {}
     reports: list[Written] = []
@@ -238,4 +259,5 @@ def assemble_outputs(
         subtitles=next((r.subtitles for r in reports if r.subtitles is not None), None),
         dub=next((r.dub for r in reports if r.dub is not None), None),
         warnings=[warning for r in reports for warning in r.warnings],
+        cues=list(cues),
     )

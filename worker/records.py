@@ -16,6 +16,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Job, UsageRecord
 from ltb.pricing import PriceTable
 from ltb.providers import EMULATOR, Provider
+from ltb.states import UsagePurpose
 from ltb.usage import TokenCounts
 
 
@@ -30,10 +31,12 @@ class DbUsageRecorder:
         job_id: uuid.UUID,
         model: str,
         price_table: PriceTable,
+        purpose: UsagePurpose = UsagePurpose.TRANSLATE,
     ) -> None:
         self.sessions = sessions
         self.tenant_id, self.job_id, self.model = tenant_id, job_id, model
         self.price_table = price_table
+        self.purpose = purpose
 
     def begin(self, *, chunk_index: int, attempt: int, estimate: TokenCounts) -> str:
         record_id = uuid.uuid4()
@@ -49,6 +52,7 @@ class DbUsageRecorder:
                     model=self.model,
                     estimated=True,
                     outcome="pending",
+                    purpose=self.purpose,
                     price_table=cost.price_table,
                     cost=cost.amount,
                     currency=cost.currency,

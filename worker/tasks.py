@@ -16,6 +16,7 @@ from ltb.queue import (
     DISPATCH_BATCH,
     FINALIZE_JOB,
     PLAN_JOB,
+    PUBLISH_REVISION,
     REAP,
     TRANSLATE_CHUNK,
     make_celery,
@@ -27,6 +28,7 @@ from worker import (
     finalize_step,
     plan_step,
     reaper,
+    revision_step,
     shutdown,
     webhook_step,
 )
@@ -70,6 +72,11 @@ def translate_chunk(chunk_id: str) -> None:
 @app.task(name=FINALIZE_JOB)
 def finalize_job(job_id: str) -> None:
     finalize_step.finalize_job(worker_context(), uuid.UUID(job_id))
+
+
+@app.task(name=PUBLISH_REVISION)
+def publish_revision(job_id: str, revision: int) -> None:
+    revision_step.publish_revision(worker_context(), uuid.UUID(job_id), int(revision))
 
 
 @app.task(name=DISPATCH_BATCH)
