@@ -325,6 +325,8 @@ class UsageDaily(Base):
     target_lang: Mapped[str] = mapped_column(String(8), primary_key=True)
     source_lang: Mapped[str] = mapped_column(String(8), primary_key=True)  # "auto" when detected
     batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # "" for none
+    # The usage records' purpose: `translate`, or `redo` for chunks redone on request.
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     # The labels as a key of bounded size (SHA-256 of their JSONB text on Postgres): a key
     # holding the labels themselves broke on labels larger than a btree entry.
     labels_key: Mapped[str] = mapped_column(Text, primary_key=True)
