@@ -1,0 +1,105 @@
+"""Output revisions: finalize keeps the cues its subtitles were written from; a cue edit's
+revision is written under rev-N/ from the edited cues, calling no provider; a revision
+that cannot be written fails alone and the job keeps its outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from job_support import MakeContext, translated_job
+from sqlalchemy import func, select
+
+from ltb.db.engine import unit_of_work
+from ltb.db.models import Job, JobCue, JobRevision, UsageRecord
+from ltb.storage import ObjectRef
+from worker.finalize_step import finalize_job
+from worker.revision_step import publish_revision
+
+from support.library import MediaLibrary
+
+
+def _read(ctx: Any, uri: str) -> str:
+    return ctx.store.get_bytes(ObjectRef.parse(uri), max_bytes=10**6).decode()
+
+
+def _edit_first_cue(ctx: Any, job: Job, text: str, *, revision: int = 1) -> None:
+    """What PATCH /v1/jobs/{id}/cues records: a pending revision and its edited cues."""
+    with unit_of_work(ctx.sessions) as session:
+        cues = session.scalars(
+            select(JobCue).where(JobCue.job_id == job.id, JobCue.revision == 0)
+        ).all()
+        session.add(
+            JobRevision(
+                job_id=job.id,
+                revision=revision,
+                tenant_id=job.tenant_id,
+                reason="cue_edit",
+                status="pending",
+            )
+        )
+        session.flush()
+        for cue in cues:
+            session.add(
+                JobCue(
+                    job_id=job.id,
+                    revision=revision,
+                    idx=cue.idx,
+                    start_s=cue.start_s,
+                    end_s=cue.end_s,
+                    text=text if cue.idx == 1 else cue.text,
+                )
+            )
+
+
+def test_finalize_keeps_the_cues_and_a_cue_edit_writes_them_into_rev_1(
+    make_ctx: MakeContext, media: MediaLibrary
+) -> None:
+    ctx = make_ctx()
+    job = translated_job(ctx, media.speech_mp3, outputs=["text", "srt", "vtt"])
+    finalize_job(ctx, job.id)
+    with unit_of_work(ctx.sessions) as session:
+        done = session.get_one(Job, job.id)
+        cues = session.scalars(
+            select(JobCue).where(JobCue.job_id == job.id).order_by(JobCue.idx)
+        ).all()
+        records = session.scalar(select(func.count()).where(UsageRecord.job_id == job.id))
+    assert done.status == "succeeded" and done.output_revision == 0
+    rev0 = _read(ctx, done.output_prefix + "subtitles.srt")
+    assert cues and [c.idx for c in cues] == list(range(1, len(cues) + 1))
+    assert all(c.text in rev0 for c in cues)
+
+    _edit_first_cue(ctx, done, "A corrected line.")
+    publish_revision(ctx, job.id, 1)
+
+    with unit_of_work(ctx.sessions) as session:
+        after = session.get_one(Job, job.id)
+        revision = session.get_one(JobRevision, (job.id, 1))
+        assert session.scalar(select(func.count()).where(UsageRecord.job_id == job.id)) == records
+    assert after.output_revision == 1 and revision.status == "ready"
+    rev1 = done.output_prefix + "rev-1/"
+    assert "A corrected line." in _read(ctx, rev1 + "subtitles.srt")
+    assert "A corrected line." in _read(ctx, rev1 + "subtitles.vtt")
+    assert _read(ctx, rev1 + "translation.txt") == _read(
+        ctx, done.output_prefix + "translation.txt"
+    )
+    assert _read(ctx, done.output_prefix + "subtitles.srt") == rev0  # revision 0 stays
+    # A second delivery of the same task finds the revision written and does nothing.
+    publish_revision(ctx, job.id, 1)
+
+
+def test_a_revision_that_cannot_be_written_fails_alone(
+    make_ctx: MakeContext, media: MediaLibrary
+) -> None:
+    ctx = make_ctx()
+    job = translated_job(ctx, media.speech_mp3, outputs=["srt"])
+    finalize_job(ctx, job.id)
+    with unit_of_work(ctx.sessions) as session:
+        done = session.get_one(Job, job.id)
+    # Stored cues the writers refuse (a timing arrow in the text) never reach S3.
+    _edit_first_cue(ctx, done, "a --> b")
+    publish_revision(ctx, job.id, 1)
+    with unit_of_work(ctx.sessions) as session:
+        revision = session.get_one(JobRevision, (job.id, 1))
+        assert session.get_one(Job, job.id).output_revision == 0
+    assert revision.status == "failed" and revision.error_code == "internal_error"
+    assert not ctx.store.exists(ObjectRef.parse(done.output_prefix + "rev-1/subtitles.srt"))
