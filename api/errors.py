@@ -29,7 +29,8 @@ CODED_VALIDATION_ERRORS = frozenset({"unknown_language", "unknown_voice"})
 # can answer from this one table (`errors(...)`), all with the {"error": {code, message}} body.
 ERROR_STATUSES: dict[int, str] = {
     400: "The request names something unusable: `invalid_source_uri` (not an s3://bucket/key), "
-    "`price_table_missing`, a storage error while listing a source prefix.",
+    "`price_table_missing`, a storage error while listing a source prefix, `http_error` "
+    "(a body that is not JSON).",
     401: "`unauthorized`: no API key, or one that is unknown or revoked.",
     403: "`source_not_allowed` or `output_not_allowed`: outside the tenant's read or write grants.",
     404: "`not_found`: no such job, batch or chunk for this tenant.",

@@ -29,7 +29,7 @@ def get_cues(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> CueLi
     "/{job_id}/cues",
     status_code=202,
     response_model=RevisionInfo,
-    responses=errors(*TENANT_ERRORS, 404, 409, 413) | _REJECTED,
+    responses=errors(*TENANT_ERRORS, 400, 404, 409, 413) | _REJECTED,
 )
 def patch_cues(
     job_id: uuid.UUID, body: CuePatch, tenant: TenantDep, uow: UnitOfWorkDep
@@ -44,7 +44,7 @@ def patch_cues(
     "/{job_id}/chunks/{index}/redo",
     status_code=202,
     response_model=RevisionInfo,
-    responses=errors(*TENANT_ERRORS, 404, 409, 413),
+    responses=errors(*TENANT_ERRORS, 400, 404, 409, 413),
 )
 def redo_chunk(
     job_id: uuid.UUID,

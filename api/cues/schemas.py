@@ -64,9 +64,11 @@ class CueViolation(Outside):
 
 
 class CueRejection(ErrorBody):
-    """A cue edit refused (`cue_rules_violated`): nothing was written."""
+    """A refused cue edit; with `cue_rules_violated`, each violation. Nothing was written."""
 
-    violations: list[CueViolation]
+    violations: list[CueViolation] = Field(
+        default_factory=list, description="With `cue_rules_violated`: every rule broken, by cue."
+    )
 
 
 class RedoRequest(Outside):
