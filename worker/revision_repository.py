@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Chunk, ChunkAudio, Job, JobCue, JobRevision
@@ -39,10 +39,45 @@ def cues_of(session: Session, job_id: uuid.UUID, revision: int) -> list[Cue]:
     return [Cue(start_s=r.start_s, end_s=r.end_s, lines=tuple(r.text.split("\n"))) for r in rows]
 
 
-def pending_revision(session: Session, job_id: uuid.UUID, revision: int) -> JobRevision | None:
-    """The revision if it still waits to be published (a second delivery finds it done)."""
-    row = session.get(JobRevision, (job_id, revision))
-    return row if row is not None and row.status == RevisionStatus.PENDING else None
+def claim(
+    session: Session, job_id: uuid.UUID, revision: int, *, held_s: float
+) -> JobRevision | None:
+    """Takes a pending revision for this task and counts the claim; None when it is
+    written already, or another task claimed it less than `held_s` ago."""
+    moment = datetime.now(UTC)
+    claimed = session.execute(
+        update(JobRevision)
+        .where(
+            JobRevision.job_id == job_id,
+            JobRevision.revision == revision,
+            JobRevision.status == RevisionStatus.PENDING,
+            or_(
+                JobRevision.claimed_at.is_(None),
+                JobRevision.claimed_at < moment - timedelta(seconds=held_s),
+            ),
+        )
+        .values(claimed_at=moment, attempts=JobRevision.attempts + 1)
+        .returning(JobRevision.revision)
+    ).first()
+    if claimed is None:
+        return None
+    return session.get(JobRevision, (job_id, revision), populate_existing=True)
+
+
+def lost(
+    session: Session, *, quiet_since: datetime, dead_since: datetime, queue_empty: bool
+) -> list[tuple[uuid.UUID, int]]:
+    """Pending revisions whose task is gone: never claimed and quiet while the queue is
+    empty (the message was lost), or claimed before the task time limit (the worker died)."""
+    unclaimed = and_(JobRevision.claimed_at.is_(None), JobRevision.created_at < quiet_since)
+    abandoned = JobRevision.claimed_at < dead_since
+    rows = session.execute(
+        select(JobRevision.job_id, JobRevision.revision).where(
+            JobRevision.status == RevisionStatus.PENDING,
+            or_(abandoned, unclaimed) if queue_empty else abandoned,
+        )
+    )
+    return [(job_id, revision) for job_id, revision in rows]
 
 
 def done_chunk(session: Session, job_id: uuid.UUID, idx: int) -> Chunk | None:

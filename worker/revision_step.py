@@ -14,6 +14,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Job
@@ -31,13 +34,20 @@ from worker.plan_step import JobFacts
 
 log = logging.getLogger("ltb.worker.revision")
 
+# A revision whose task died this many times is failed rather than sent again.
+MAX_REVISION_ATTEMPTS = 3
+
 
 def publish_revision(ctx: WorkerContext, job_id: uuid.UUID, revision: int) -> None:
     with unit_of_work(ctx.sessions) as session:
-        row = revisions.pending_revision(session, job_id, revision)
+        row = revisions.claim(session, job_id, revision, held_s=ctx.settings.task_time_limit_s)
         if row is None:
             return
         reason, chunk_idx, voice = RevisionReason(row.reason), row.chunk_idx, row.voice
+        attempts = row.attempts
+    if attempts > MAX_REVISION_ATTEMPTS:
+        _fail(ctx, job_id, revision, abandoned(MAX_REVISION_ATTEMPTS))
+        return
     try:
         if reason == RevisionReason.REDO:
             _redo_chunk(ctx, job_id, chunk_idx, voice)
@@ -63,6 +73,28 @@ def publish_revision(ctx: WorkerContext, job_id: uuid.UUID, revision: int) -> No
             revisions.store_cues(session, job_id, revision=revision, cues=cues)
         revisions.publish(session, job_id, revision)
     log.info("job %s published revision %s (%s)", job_id, revision, reason)
+
+
+def abandoned(limit: int) -> LtbError:
+    return LtbError(
+        f"writing the revision started {limit} times without finishing (its worker died); "
+        "see the worker log, then send the edit or the redo again",
+        code="revision_abandoned",
+    )
+
+
+def resend_lost(
+    ctx: WorkerContext, session: Session, *, queue_empty: bool
+) -> list[tuple[uuid.UUID, int]]:
+    """The reaper's part: pending revisions whose task was lost or died, to send again.
+    A claim older than the task time limit is dead: Celery kills a task past it."""
+    moment = datetime.now(UTC)
+    return revisions.lost(
+        session,
+        quiet_since=moment - timedelta(seconds=ctx.settings.reaper_stale_s),
+        dead_since=moment - timedelta(seconds=ctx.settings.task_time_limit_s),
+        queue_empty=queue_empty,
+    )
 
 
 def _redo_chunk(ctx: WorkerContext, job_id: uuid.UUID, idx: int | None, voice: str | None) -> None:

@@ -420,6 +420,10 @@ class JobRevision(Base):
     voice: Mapped[str | None] = mapped_column(String(32), default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    # Claims by a worker: a claim younger than the task time limit belongs to a live task
+    # (Celery kills a task past it), so a second delivery leaves it alone.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from job_support import MakeContext, translated_job
+import psycopg
+from job_support import MakeContext, purge, sent, translated_job
 from sqlalchemy import func, select
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Job, JobCue, JobRevision, UsageRecord
+from ltb.queue import PUBLISH_REVISION
 from ltb.storage import ObjectRef
 from worker.finalize_step import finalize_job
-from worker.revision_step import publish_revision
+from worker.reaper import reap
+from worker.revision_step import MAX_REVISION_ATTEMPTS, publish_revision
 
 from support.library import MediaLibrary
 
@@ -103,3 +106,67 @@ def test_a_revision_that_cannot_be_written_fails_alone(
         assert session.get_one(Job, job.id).output_revision == 0
     assert revision.status == "failed" and revision.error_code == "internal_error"
     assert not ctx.store.exists(ObjectRef.parse(done.output_prefix + "rev-1/subtitles.srt"))
+
+
+def test_a_lost_revision_is_sent_again_and_a_claimed_one_runs_once(
+    make_ctx: MakeContext, media: MediaLibrary, database_url: str
+) -> None:
+    ctx = make_ctx(reaper_stale_s=5)
+    job = translated_job(ctx, media.speech_mp3, outputs=["srt"])
+    finalize_job(ctx, job.id)
+    with unit_of_work(ctx.sessions) as session:
+        done = session.get_one(Job, job.id)
+    _edit_first_cue(ctx, done, "Lost once.")
+    purge(ctx)
+    # Its message was lost: pending, never claimed, older than the reaper's patience.
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE job_revisions SET created_at = now() - interval '1 hour' WHERE job_id = %s",
+            (job.id,),
+        )
+    reap(ctx)
+    assert [args for name, args in sent(ctx) if name == PUBLISH_REVISION] == [[str(job.id), 1]]
+    # A worker holds it now (claimed within the task time limit): not sent again, and a
+    # second delivery does not write it a second time.
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE job_revisions SET claimed_at = now(), attempts = 1 WHERE job_id = %s",
+            (job.id,),
+        )
+    reap(ctx)
+    assert [name for name, _ in sent(ctx) if name == PUBLISH_REVISION] == []
+    publish_revision(ctx, job.id, 1)
+    assert not ctx.store.exists(ObjectRef.parse(done.output_prefix + "rev-1/subtitles.srt"))
+    # Its worker died: past the task time limit, the revision is taken back and written.
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE job_revisions SET claimed_at = now() - interval '1 day' WHERE job_id = %s",
+            (job.id,),
+        )
+    reap(ctx)
+    assert [args for name, args in sent(ctx) if name == PUBLISH_REVISION] == [[str(job.id), 1]]
+    publish_revision(ctx, job.id, 1)
+    with unit_of_work(ctx.sessions) as session:
+        assert session.get_one(JobRevision, (job.id, 1)).attempts == 2
+        assert session.get_one(Job, job.id).output_revision == 1
+
+
+def test_a_revision_whose_worker_keeps_dying_ends_abandoned(
+    make_ctx: MakeContext, media: MediaLibrary, database_url: str
+) -> None:
+    ctx = make_ctx()
+    job = translated_job(ctx, media.speech_mp3, outputs=["srt"])
+    finalize_job(ctx, job.id)
+    with unit_of_work(ctx.sessions) as session:
+        done = session.get_one(Job, job.id)
+    _edit_first_cue(ctx, done, "Never written.")
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE job_revisions SET claimed_at = now() - interval '1 day', attempts = %s "
+            "WHERE job_id = %s",
+            (MAX_REVISION_ATTEMPTS, job.id),
+        )
+    publish_revision(ctx, job.id, 1)
+    with unit_of_work(ctx.sessions) as session:
+        revision = session.get_one(JobRevision, (job.id, 1))
+    assert (revision.status, revision.error_code) == ("failed", "revision_abandoned")
