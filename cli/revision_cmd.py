@@ -61,8 +61,10 @@ def put_cues(
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Send the cues of CUES_JSON that differ from the job's current ones; a new output
-    revision is written from them. Violations of the subtitle rules are listed by cue."""
+    """Send the cues of CUES_JSON that differ from the job's current ones; a new output revision is written from them.
+
+    Only changed cues are sent, so a rule an untouched cue already breaks never blocks the edit. Violations of the subtitle rules are listed by cue, and nothing is written.
+    """
     from ltb.client import ApiRefused
 
     with _client_guard(as_json=as_json):
@@ -97,8 +99,7 @@ def redo(
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Translate one chunk of a succeeded job again (one billed request, purpose `redo`);
-    every output is then assembled again as a new revision."""
+    """Translate one chunk of a succeeded job again (one billed request, purpose `redo`); every output is then assembled again as a new revision."""
     with _client_guard(as_json=as_json):
         with _connect(api_url, api_key) as client:
             revision = client.redo(job_id, chunk_index, voice)
