@@ -30,6 +30,7 @@ from api.usage import endpoints as usage_api
 from api.usage.schemas import UsageReport
 from ltb.db.models import Batch
 from ltb.errors import LtbError
+from ltb.outputs import revision_prefix
 from ltb.schemas import JobStatus, Language
 from ltb.storage import ObjectRef
 from ltb.views import JOB_STATUSES, OUTPUT_FILES
@@ -254,13 +255,15 @@ def job_page(
     page = _job_context(viewer, session, context, job_id)
     job = page["job"]
     row = jobs_service.find(session, tenant=viewer.require_tenant(), job_id=job_id)
-    manifest = cues.read_manifest(context.store, row.output_prefix) if job.outputs else None
+    # The outputs of the job's current revision (a cue edit or redo writes under rev-N/).
+    outputs_prefix = revision_prefix(row.output_prefix, row.output_revision)
+    manifest = cues.read_manifest(context.store, outputs_prefix) if job.outputs else None
     video = cues.source_video(manifest)
     cue_rows: list[cues.CueRow] = []
     cue_error = None
     if job.status == "succeeded" and "srt" in job.requested_outputs:
         try:
-            cue_rows = cues.read_cues(context.store, row.output_prefix, job.target_lang)
+            cue_rows = cues.read_cues(context.store, outputs_prefix, job.target_lang)
         except LtbError as exc:
             cue_error = exc.message
     page |= {
@@ -320,7 +323,7 @@ def job_output(
         raise ApiError(404, "not_found", "output not found")
     return media.serve(
         context.store,
-        ObjectRef.parse(job.output_prefix + name),
+        ObjectRef.parse(revision_prefix(job.output_prefix, job.output_revision) + name),
         download_name=f"{job.id}-{name}" if download else None,
     )
 
