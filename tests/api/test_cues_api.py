@@ -161,6 +161,8 @@ def test_another_tenant_s_job_does_not_exist(client: TestClient, db: Session, te
         client.post(f"/v1/jobs/{job.id}/chunks/0/redo", headers=auth(other_key)),
     ]
     assert [r.status_code for r in calls] == [404, 404, 404]
+    # The job is not found (not the route): the owner's key reaches the same job.
+    assert {r.json()["error"]["message"] for r in calls} == {"job not found"}
 
 
 def test_redo_queues_a_revision_for_one_translated_chunk(

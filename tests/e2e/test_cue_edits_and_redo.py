@@ -115,6 +115,8 @@ def test_a_cue_edit_is_free_and_a_redo_bills_one_request_each_in_a_new_revision(
             (job_id,),
         ).fetchall()
     assert dict(purposes) == {"translate": requests, "redo": 1}
+    status = _ltb(env, tmp_path, "status", job_id)
+    assert "1: cues edited, ready" in status and "2: chunk 0 redone, current" in status, status
     # The redo is visible in the tenant's usage report, as its own group.
     deadline = time.monotonic() + 30
     report = client.http.get("/v1/usage", params={"group_by": "purpose"}).json()
