@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import psycopg
 from job_support import MakeContext, purge, sent, translated_job
 from sqlalchemy import func, select
@@ -170,3 +171,30 @@ def test_a_revision_whose_worker_keeps_dying_ends_abandoned(
     with unit_of_work(ctx.sessions) as session:
         revision = session.get_one(JobRevision, (job.id, 1))
     assert (revision.status, revision.error_code) == ("failed", "revision_abandoned")
+
+
+def test_a_revision_of_a_dubbed_job_keeps_the_chunks_dubs(
+    make_ctx: MakeContext, media: MediaLibrary, database_url: str
+) -> None:
+    ctx = make_ctx()
+    job = translated_job(ctx, media.speech_mp3, outputs=["srt", "wav"], voice="Cherry")
+    # The chunk step keeps each reply's dub with its chunk: half a second of a tone here.
+    tone = (np.sin(np.arange(12_000) / 10) * 8000).astype("<i2").tobytes()
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO chunk_audio (chunk_id, pcm, created_at) "
+            "SELECT id, %s, now() FROM chunks WHERE job_id = %s AND status = 'done'",
+            (tone, job.id),
+        )
+    finalize_job(ctx, job.id)
+    with unit_of_work(ctx.sessions) as session:
+        done = session.get_one(Job, job.id)
+    _edit_first_cue(ctx, done, "A corrected line.")
+    publish_revision(ctx, job.id, 1)
+
+    def loudest(uri: str) -> int:
+        wav = ctx.store.get_bytes(ObjectRef.parse(uri), max_bytes=10**8)
+        return int(np.abs(np.frombuffer(wav[44:], dtype="<i2")).max())
+
+    assert loudest(done.output_prefix + "dub.wav") > 0
+    assert loudest(done.output_prefix + "rev-1/dub.wav") > 0
