@@ -34,6 +34,8 @@ class OutputSpec:
     # Made when a request names no outputs (`ltb translate` without --outputs). The
     # deliverables are asked for by name: each is a second copy of the source's size.
     by_default: bool = True
+    # Written from the job's cues alone: a cue edit rewrites it (others are copied as they are).
+    from_cues: bool = False
 
 
 # In canonical order: requests are normalised to it, and outputs are listed in it.
@@ -41,11 +43,19 @@ OUTPUTS: dict[OutputKind, OutputSpec] = {
     spec.kind: spec
     for spec in (
         OutputSpec(OutputKind.TEXT, "translation.txt", "text/plain; charset=utf-8"),
-        OutputSpec(OutputKind.SRT, "subtitles.srt", "application/x-subrip; charset=utf-8"),
-        OutputSpec(OutputKind.VTT, "subtitles.vtt", "text/vtt; charset=utf-8"),
+        OutputSpec(
+            OutputKind.SRT, "subtitles.srt", "application/x-subrip; charset=utf-8", from_cues=True
+        ),
+        OutputSpec(OutputKind.VTT, "subtitles.vtt", "text/vtt; charset=utf-8", from_cues=True),
         OutputSpec(OutputKind.WAV, "dub.wav", "audio/wav", spoken=True),
         # Deliverables (pipeline/deliver): the dub mixed as the request's dub_mix says.
-        OutputSpec(OutputKind.TTML, "subtitles.ttml", "application/ttml+xml", by_default=False),
+        OutputSpec(
+            OutputKind.TTML,
+            "subtitles.ttml",
+            "application/ttml+xml",
+            by_default=False,
+            from_cues=True,
+        ),
         OutputSpec(OutputKind.MIX_WAV, "mix.wav", "audio/wav", spoken=True, by_default=False),
         OutputSpec(
             OutputKind.MP4,
@@ -111,3 +121,9 @@ def check_video_outputs(kinds: Iterable[str], *, has_video: bool, source: str) -
 def audio_only_key(uri: str) -> bool:
     """Whether a source's name says it is sound only (by its extension)."""
     return PurePosixPath(uri).suffix.lower() in AUDIO_ONLY_EXTENSIONS
+
+
+def revision_prefix(output_prefix: str, revision: int) -> str:
+    """Where an output revision's objects live: revision 0 (as finalized) in the job's
+    output prefix itself, so its keys never move; revision N under `rev-N/` inside it."""
+    return output_prefix if revision == 0 else f"{output_prefix}rev-{revision}/"

@@ -24,6 +24,8 @@ DELIVER_WEBHOOK = "ltb.deliver_webhook"
 # Retention (ltb/retention.py): one job's deletion, and the periodic sweep for expiry.
 PURGE_JOB = "ltb.purge_job"
 EXPIRE_OUTPUTS = "ltb.expire_outputs"
+# Writes a job's next output revision (a cue edit, or a chunk redone on request).
+PUBLISH_REVISION = "ltb.publish_revision"
 
 PLAN_QUEUE = "ltb"
 CHUNK_QUEUE = "ltb.chunks"
@@ -102,6 +104,7 @@ def _celery_options(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             TRANSLATE_CHUNK: {"queue": CHUNK_QUEUE},
             FINALIZE_JOB: {"queue": CHUNK_QUEUE},
+            PUBLISH_REVISION: {"queue": CHUNK_QUEUE},
             DELIVER_WEBHOOK: {"queue": WEBHOOK_QUEUE},
         },
         "task_serializer": "json",

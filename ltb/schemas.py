@@ -24,6 +24,8 @@ from ltb.states import DubMix as DubMix
 from ltb.states import JobStage as JobStage
 from ltb.states import JobStatus as JobStatus
 from ltb.states import OutputKind as OutputKind
+from ltb.states import RevisionReason as RevisionReason
+from ltb.states import RevisionStatus as RevisionStatus
 
 
 class Language(StrEnum):
@@ -140,6 +142,18 @@ class OutputFile(Outside):
     url: str | None = Field(description="A time-limited presigned URL.")
 
 
+class RevisionInfo(Outside):
+    """A later set of a job's outputs: its cues edited, or one chunk redone."""
+
+    revision: int = Field(description="Its number; its objects live under `rev-N/`.")
+    reason: RevisionReason
+    status: RevisionStatus
+    chunk_index: int | None = Field(description="The chunk a `redo` translated again.")
+    created_at: datetime
+    finished_at: datetime | None
+    error: ErrorInfo | None
+
+
 class JobView(Outside):
     """GET /v1/jobs/{id}, and the body of the job.* webhooks."""
 
@@ -182,6 +196,13 @@ class JobView(Outside):
         default=None,
         description="When every object written for it was deleted (retention or deletion); "
         "from then on it lists no outputs. Its usage stays.",
+    )
+    output_revision: int = Field(
+        description="The revision `outputs` lists: 0 as finalized (in the output prefix "
+        "itself), N once revision N is ready (under `rev-N/`)."
+    )
+    revisions: list[RevisionInfo] = Field(
+        description="Revisions after the first, oldest first: cue edits and redone chunks."
     )
 
 

@@ -147,3 +147,25 @@ class DubMix(StrEnum):
     REPLACE = "replace"
     # The original kept under the dub, ducked while the dub speaks.
     VOICEOVER = "voiceover"
+
+
+class RevisionReason(StrEnum):
+    """Why an output revision was made."""
+
+    CUE_EDIT = "cue_edit"
+    REDO = "redo"
+
+
+class RevisionStatus(StrEnum):
+    """pending: queued for a worker | ready: published, the job's outputs | failed."""
+
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class UsagePurpose(StrEnum):
+    """Why a provider request was made, on its usage record."""
+
+    TRANSLATE = "translate"
+    REDO = "redo"

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Job, UsageDaily, UsageRecord
+from ltb.db.models import Job, JobRevision, UsageDaily, UsageRecord
 from ltb.states import JobStatus
 from ltb.usage import TOKEN_KINDS
 
@@ -83,3 +83,12 @@ def batch_usage_sums(
             func.max(UsageDaily.currency),
         ).where(UsageDaily.tenant_id == tenant_id, UsageDaily.batch_id == str(batch_id))
     ).one()
+
+
+def job_revisions(session: Session, job_id: uuid.UUID) -> list[JobRevision]:
+    """The job's output revisions after the first, oldest first."""
+    return list(
+        session.scalars(
+            select(JobRevision).where(JobRevision.job_id == job_id).order_by(JobRevision.revision)
+        )
+    )

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Batch, Job, Tenant, UsageRecord
-from ltb.outputs import MANIFEST_FILE, OUTPUTS
+from ltb.outputs import MANIFEST_FILE, OUTPUTS, revision_prefix
 from ltb.retention import effective_days, expires_at, outputs_gone
 from ltb.schemas import BatchView, JobView
 from ltb.states import JOB_FINISHED, JobStatus
@@ -26,6 +26,7 @@ from ltb.view_repository import (
     batch_failures,
     batch_job_counts,
     batch_usage_sums,
+    job_revisions,
     usage_record_sums,
 )
 
@@ -112,6 +113,8 @@ def job_model(
             "expires_at": expires_at(job, tenant_days),
             "deleted_at": job.deleted_at,
             "outputs_expired_at": job.outputs_expired_at,
+            "output_revision": job.output_revision,
+            "revisions": _revisions(session, job),
         }
     )
 
@@ -198,14 +201,32 @@ def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
     }
 
 
+def _revisions(session: Session, job: Job) -> list[dict[str, Any]]:
+    return [
+        {
+            "revision": row.revision,
+            "reason": row.reason,
+            "status": row.status,
+            "chunk_index": row.chunk_idx,
+            "created_at": row.created_at,
+            "finished_at": row.finished_at,
+            "error": {"code": row.error_code, "message": row.error_message or ""}
+            if row.error_code
+            else None,
+        }
+        for row in job_revisions(session, job.id)
+    ]
+
+
 def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dict[str, Any]]:
     if job.status != JobStatus.SUCCEEDED or outputs_gone(job):
         return []
     files = [(kind, name) for kind, name in OUTPUT_FILES.items() if kind in job.outputs]
     files.append(("manifest", MANIFEST_FILE))
+    prefix = revision_prefix(job.output_prefix, job.output_revision)
     out = []
     for kind, name in files:
-        ref = ObjectRef.parse(job.output_prefix + name)
+        ref = ObjectRef.parse(prefix + name)
         out.append(
             {
                 "kind": kind,

@@ -22,7 +22,6 @@ from pipeline.assembly import (
     TranslatedChunk,
     Writer,
     Written,
-    cues_of,
     dub_warnings,
     in_timeline_order,
 )
@@ -55,20 +54,6 @@ def write_text(chunks: Sequence[TranslatedChunk], path: Path) -> None:
 
 
 def write_subtitles(
-    chunks: Sequence[TranslatedChunk],
-    *,
-    target_lang: str,
-    timeline_end_s: float,
-    srt_path: Path | None,
-    vtt_path: Path | None,
-    fps: float = DEFAULT_SUBTITLE_FPS,
-) -> dict[str, Any]:
-    """Writes SRT and/or VTT; returns the conformance figures for the manifest."""
-    cues = cues_of(chunks, target_lang=target_lang, timeline_end_s=timeline_end_s, fps=fps)
-    return write_cues(cues, target_lang=target_lang, srt_path=srt_path, vtt_path=vtt_path, fps=fps)
-
-
-def write_cues(
     cues: Sequence[Cue],
     *,
     target_lang: str,
@@ -76,7 +61,7 @@ def write_cues(
     vtt_path: Path | None,
     fps: float = DEFAULT_SUBTITLE_FPS,
 ) -> dict[str, Any]:
-    """Writes the cues as SRT and/or VTT; returns their conformance figures."""
+    """Writes SRT and/or VTT; returns the conformance figures for the manifest."""
     if srt_path is not None:
         _write_lf(srt_path, write_srt(cues))
     if vtt_path is not None:
@@ -106,7 +91,7 @@ def _vtt(assembly: Assembly, path: Path) -> Written:
 def _subtitles(
     assembly: Assembly, *, srt_path: Path | None = None, vtt_path: Path | None = None
 ) -> dict[str, Any]:
-    return write_cues(
+    return write_subtitles(
         assembly.cues(), target_lang=assembly.target_lang, srt_path=srt_path, vtt_path=vtt_path
     )
 
@@ -137,6 +122,8 @@ class Assembled:
     subtitles: dict[str, Any] | None
     dub: DubReport | None
     warnings: list[str]
+    # The cues the subtitle kinds were written from (empty when none was asked for).
+    cues: list[Cue]
     mix: MixReport | None = None
 
 
@@ -153,12 +140,14 @@ def assemble_outputs(
     mix: MixSettings | None = None,
     source: SourceMedia | None = None,
     source_cues: Sequence[Cue] | None = None,
+    cues: Sequence[Cue] | None = None,
 ) -> Assembled:
     """Writes every requested output into `out_dir`; the same for one file and the service.
 
     `work_dir` (`out_dir` if not given) holds what is made only for other outputs: the
     dub when only the mix is asked for, the mix itself (FLAC). `source` is
-    needed by the mix ("voiceover") and the dubbed videos.
+    needed by the mix ("voiceover") and the dubbed videos. `cues`, when given, are
+    written instead of cues built from the chunks (a cue edit).
     """
     assembly = Assembly(
         chunks=chunks,
@@ -170,6 +159,7 @@ def assemble_outputs(
         mix=mix or MixSettings(),
         source=source,
         source_cues=tuple(source_cues) if source_cues is not None else None,
+        edited_cues=tuple(cues) if cues is not None else None,
     )
     paths: dict[str, Path] = {}
     reports: list[Written] = []
@@ -177,6 +167,7 @@ def assemble_outputs(
         if kind in outputs:
             paths[kind.value] = out_dir / spec.file_name
             reports.append(WRITERS[kind](assembly, paths[kind.value]))
+    needs_cues = any(OUTPUTS[OutputKind(kind)].from_cues for kind in outputs)
     # SRT and VTT carry the same cues, so either one's conformance figures will do.
     return Assembled(
         paths=paths,
@@ -184,4 +175,5 @@ def assemble_outputs(
         dub=next((r.dub for r in reports if r.dub is not None), None),
         mix=next((r.mix for r in reports if r.mix is not None), None),
         warnings=[warning for r in reports for warning in r.warnings],
+        cues=assembly.cues() if needs_cues else [],
     )

@@ -153,9 +153,13 @@ class Assembly:
     source: SourceMedia | None = None
     # Source-language cues, when the job has a transcript: a second subtitle track.
     source_cues: tuple[Cue, ...] | None = None
+    # The job's edited cues, when a revision rewrites them; else they are built from the chunks.
+    edited_cues: tuple[Cue, ...] | None = None
     _made: _Made = field(default_factory=_Made, compare=False, repr=False)
 
     def cues(self) -> list[Cue]:
+        if self.edited_cues is not None:
+            return list(self.edited_cues)
         if self._made.cues is None:
             self._made.cues = cues_of(
                 self.chunks, target_lang=self.target_lang, timeline_end_s=self.timeline_end_s

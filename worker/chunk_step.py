@@ -24,7 +24,7 @@ from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
 from ltb.outputs import spoken
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
-from ltb.states import ChunkStatus
+from ltb.states import ChunkStatus, UsagePurpose
 from ltb.storage import ObjectRef
 from pipeline.estimate import plan_options
 from pipeline.extract import ChunkPayload, extract_chunk
@@ -99,7 +99,9 @@ def _claim(ctx: WorkerContext, chunk_id: uuid.UUID) -> Claimed | None:
         )
 
 
-def _translate(ctx: WorkerContext, claimed: Claimed) -> ChunkResult:
+def _translate(
+    ctx: WorkerContext, claimed: Claimed, *, purpose: UsagePurpose = UsagePurpose.TRANSLATE
+) -> ChunkResult:
     job = claimed.job
     scratch = ctx.settings.scratch_dir / "payloads" / uuid.uuid4().hex
     try:
@@ -117,6 +119,7 @@ def _translate(ctx: WorkerContext, claimed: Claimed) -> ChunkResult:
                 job_id=job.id,
                 model=ctx.client.model,
                 price_table=ctx.prices.current(),
+                purpose=purpose,
             ),
             ctx,
         )

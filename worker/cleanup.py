@@ -3,8 +3,9 @@ files of workers that were killed before they could remove their own.
 
 - `_work/<job>/` holds chunk payloads sent by URL (and, for chunks done before the dub
   moved into the database, their dub audio), and `chunk_audio` the chunks' dubs; once the job
-  has succeeded (or was cancelled) nothing reads them again (outputs, manifest and usage
-  rows are elsewhere). A failed job keeps them: a retry reuses its finished chunks.
+  has succeeded (or was cancelled) nothing reads the objects again (outputs, manifest and
+  usage rows are elsewhere). A failed job keeps them: a retry reuses its finished chunks.
+  A succeeded job keeps its chunks' dubs too: its later output revisions are built from them.
 - On a worker's disk, `sources/.download-*` and `*.part` files are downloads cut short,
   `payloads/<id>/` a chunk's extracted media and `finalize-*` an assembly's folder. No task
   outlives LTB_TASK_TIME_LIMIT_S, so anything older belongs to no live task.
@@ -57,9 +58,9 @@ def remove_work(ctx: WorkerContext, job_id: uuid.UUID) -> int:
         log.warning("could not remove the work objects of job %s: %s", job_id, exc.message)
         return 0
     with unit_of_work(ctx.sessions) as session:
-        # The dubs kept with the chunks went into the published dub.wav; only a retry of a
-        # failed job reads them again, and this job did not fail.
-        repo.remove_chunk_audio(session, job_id)
+        # A cancelled job's dubs are never read again. A succeeded job keeps them: every
+        # later output revision (a cue edit, a redone chunk) assembles dub.wav from them.
+        repo.remove_chunk_audio(session, job_id, keep_if_succeeded=True)
         repo.mark_work_removed(session, job_id)
     return removed
 

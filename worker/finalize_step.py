@@ -15,7 +15,7 @@ import logging
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
-from ltb.outputs import MANIFEST_CONTENT_TYPE, MANIFEST_FILE, output_spec
+from ltb.outputs import MANIFEST_CONTENT_TYPE, MANIFEST_FILE, output_spec, revision_prefix
 from ltb.states import ChunkStatus, DubMix, JobStage, JobStatus
 from ltb.storage import ObjectRef, StorageError, is_transient
 from ltb.timeline import Span
@@ -38,7 +38,9 @@ from pipeline.assemble import (
     assemble_outputs,
 )
 from pipeline.manifest import ChunkOutcome, build_manifest, chunk_reports
+from pipeline.subtitles import Cue
 from worker import repository as repo
+from worker import revision_repository as revisions
 from worker import usage_repository
 from worker.cleanup import remove_work
 from worker.context import WorkerContext
@@ -68,7 +70,7 @@ def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         if analysis is None:
             raise LtbError("the source analysis is missing from the cache", code="internal_error")
         with JobHeartbeat(ctx, job_id):
-            manifest = _publish(ctx, job, analysis, chunks, records)
+            manifest, cues = publish_outputs(ctx, job, analysis, chunks, records)
     except LtbError as exc:
         if is_transient(exc) and attempt < limit:
             _hand_back(ctx, job_id)
@@ -91,6 +93,7 @@ def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     with unit_of_work(ctx.sessions) as session:
         row = session.get_one(Job, job_id)
         row.warnings = manifest["warnings"]
+        revisions.store_cues(session, job_id, revision=0, cues=cues)
         finish_job(session, row, status=JobStatus.SUCCEEDED, deliver=ctx.deliver_webhook)
     log.info("job %s succeeded", job_id)
     remove_work(ctx, job_id)
@@ -118,9 +121,20 @@ def _hand_back(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         repo.set_stage(session, job_id, JobStage.TRANSLATING, progress=False)
 
 
-def _publish(
-    ctx: WorkerContext, job: Job, analysis: SourceAnalysis, chunks: list[Chunk], records: list[Any]
-) -> dict[str, Any]:
+def publish_outputs(
+    ctx: WorkerContext,
+    job: Job,
+    analysis: SourceAnalysis,
+    chunks: list[Chunk],
+    records: list[Any],
+    *,
+    revision: int = 0,
+    cues: Sequence[Cue] | None = None,
+) -> tuple[dict[str, Any], list[Cue]]:
+    """Assembles every output and the manifest under the revision's prefix (revision 0:
+    the job's output prefix); `cues` replace the built ones for the kinds written from
+    cues (a cue edit). Returns the manifest and the cues the subtitles were written from."""
+    prefix = revision_prefix(job.output_prefix, revision)
     scratch = Path(tempfile.mkdtemp(prefix=f"finalize-{job.id}-", dir=_scratch(ctx)))
     try:
         translated = [_translated(ctx, c) for c in chunks if c.status == ChunkStatus.DONE]
@@ -141,17 +155,19 @@ def _publish(
             work_dir=work_dir,
             mix=MixSettings(mode=DubMix(job.dub_mix), duck_db=job.duck_db),
             source=_source(ctx, job, analysis),
+            cues=cues,
         )
         paths, subtitles, dub = assembled.paths, assembled.subtitles, assembled.dub
         no_speech = job.chunks_total == 0
         warnings = [*job.warnings, *assembled.warnings]
-        with unit_of_work(ctx.sessions) as session:
-            repo.set_stage(session, job.id, JobStage.PUBLISHING)
+        if revision == 0:  # a later revision is written for a job that has already succeeded
+            with unit_of_work(ctx.sessions) as session:
+                repo.set_stage(session, job.id, JobStage.PUBLISHING)
         for kind, path in paths.items():
             with _output_bucket(job.output_prefix):
                 ctx.store.upload_file(
                     path,
-                    ObjectRef.parse(job.output_prefix + path.name),
+                    ObjectRef.parse(prefix + path.name),
                     content_type=output_spec(kind).content_type,
                 )
         table = ctx.prices.by_id(job.price_table) if job.price_table else ctx.prices.current()
@@ -176,11 +192,11 @@ def _publish(
         )
         with _output_bucket(job.output_prefix):
             ctx.store.put_bytes(
-                ObjectRef.parse(job.output_prefix + MANIFEST_FILE),
+                ObjectRef.parse(prefix + MANIFEST_FILE),
                 (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode(),
                 content_type=MANIFEST_CONTENT_TYPE,
             )
-        return manifest
+        return manifest, assembled.cues
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -22,6 +22,9 @@ the broker lost can be sent again; every task is idempotent, so sending twice is
      waiting its turn, not stuck; so is any job when the queue cannot be read.
   Failing a stuck job bills nothing: none of its chunks is running, and its finished
   chunks are kept for a retry;
+- output revisions (cue edits, redone chunks) whose message was lost, or whose claim is
+  older than the task time limit (its worker died), are sent again; a revision claimed
+  too many times fails as `revision_abandoned`;
 - scratch files that killed workers left on this machine are removed, and so are the
   work objects of jobs that ended without removing them (cancelled, or a finalize that
   died right after success).
@@ -38,9 +41,16 @@ from sqlalchemy.orm import Session
 
 from ltb.db.engine import unit_of_work
 from ltb.outputs import spoken
-from ltb.queue import DELIVER_WEBHOOK, FINALIZE_JOB, PLAN_JOB, TRANSLATE_CHUNK, queue_depth
+from ltb.queue import (
+    DELIVER_WEBHOOK,
+    FINALIZE_JOB,
+    PLAN_JOB,
+    PUBLISH_REVISION,
+    TRANSLATE_CHUNK,
+    queue_depth,
+)
 from ltb.states import FINALIZE_STAGES, PLAN_STAGES, ChunkStatus, JobStage, JobStatus
-from worker import finalize_step, plan_step, usage_repository, webhook_repository
+from worker import finalize_step, plan_step, revision_step, usage_repository, webhook_repository
 from worker import repository as repo
 from worker import sweep_repository as sweeps
 from worker.cleanup import remove_finished_work, sweep_scratch
@@ -62,6 +72,8 @@ class Sweep:
     webhooks: list[uuid.UUID] = field(default_factory=list)
     failed_chunks: int = 0
     failed_jobs: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Output revisions (cue edits, redos) whose task was lost or died: (job id, revision).
+    revisions: list[tuple[uuid.UUID, int]] = field(default_factory=list)
 
 
 def reap(ctx: WorkerContext) -> Sweep:
@@ -101,6 +113,7 @@ def reap(ctx: WorkerContext) -> Sweep:
             sweep.plans += sweeps.lost_plans(session, stale)
             sweep.finalizes += sweeps.lost_finalizes(session, stale)
         sweep.finalizes += sweeps.take_back_stalled_finalizes(session, stale)
+        sweep.revisions = revision_step.resend_lost(ctx, session, queue_empty=queue_empty)
         # Webhooks whose next attempt is due (first sends go out at once after the commit).
         sweep.webhooks += webhook_repository.due_event_ids(
             session, moment, limit=WEBHOOKS_PER_SWEEP
@@ -119,6 +132,8 @@ def reap(ctx: WorkerContext) -> Sweep:
         ctx.queue.send_task(FINALIZE_JOB, args=[str(job_id)])
     for event_id in sweep.webhooks:
         ctx.queue.send_task(DELIVER_WEBHOOK, args=[str(event_id)])
+    for job_id, revision in sweep.revisions:
+        ctx.queue.send_task(PUBLISH_REVISION, args=[str(job_id), revision])
     if sweep.chunks or sweep.plans or sweep.finalizes or sweep.failed_chunks or sweep.failed_jobs:
         log.info(
             "reaped: %d chunks re-sent, %d plans, %d finalizes, %d chunks failed, %d jobs failed",

@@ -14,7 +14,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import UsageRecord
 from ltb.pricing import PriceTable
 from ltb.providers import Provider
-from ltb.states import UsageOutcome
+from ltb.states import UsageOutcome, UsagePurpose
 from ltb.usage import TokenCounts
 from worker import usage_repository
 
@@ -30,10 +30,12 @@ class DbUsageRecorder:
         job_id: uuid.UUID,
         model: str,
         price_table: PriceTable,
+        purpose: UsagePurpose = UsagePurpose.TRANSLATE,
     ) -> None:
         self.sessions = sessions
         self.tenant_id, self.job_id, self.model = tenant_id, job_id, model
         self.price_table = price_table
+        self.purpose = purpose
 
     def begin(self, *, chunk_index: int, attempt: int, estimate: TokenCounts) -> str:
         record_id = uuid.uuid4()
@@ -49,6 +51,7 @@ class DbUsageRecorder:
                     model=self.model,
                     estimated=True,
                     outcome=UsageOutcome.PENDING,
+                    purpose=self.purpose,
                     price_table=cost.price_table,
                     cost=cost.amount,
                     currency=cost.currency,

@@ -197,13 +197,14 @@ def expire_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
     )
 
 
-def remove_chunk_audio(session: Session, job_id: uuid.UUID) -> None:
-    """Deletes the dubs kept with the job's chunks."""
-    session.execute(
-        delete(ChunkAudio).where(
-            ChunkAudio.chunk_id.in_(select(Chunk.id).where(Chunk.job_id == job_id))
-        )
-    )
+def remove_chunk_audio(
+    session: Session, job_id: uuid.UUID, *, keep_if_succeeded: bool = False
+) -> None:
+    """Deletes the dubs kept with the job's chunks (not a succeeded job's, if so asked)."""
+    chunks = select(Chunk.id).where(Chunk.job_id == job_id)
+    if keep_if_succeeded:
+        chunks = chunks.join(Job, Job.id == Chunk.job_id).where(Job.status != JobStatus.SUCCEEDED)
+    session.execute(delete(ChunkAudio).where(ChunkAudio.chunk_id.in_(chunks)))
 
 
 def mark_work_removed(session: Session, job_id: uuid.UUID) -> None:

@@ -17,6 +17,7 @@ from ltb.queue import (
     EXPIRE_OUTPUTS,
     FINALIZE_JOB,
     PLAN_JOB,
+    PUBLISH_REVISION,
     PURGE_JOB,
     REAP,
     TRANSLATE_CHUNK,
@@ -30,6 +31,7 @@ from worker import (
     plan_step,
     reaper,
     retention,
+    revision_step,
     shutdown,
     webhook_step,
 )
@@ -73,6 +75,11 @@ def translate_chunk(chunk_id: str) -> None:
 @app.task(name=FINALIZE_JOB)
 def finalize_job(job_id: str) -> None:
     finalize_step.finalize_job(worker_context(), uuid.UUID(job_id))
+
+
+@app.task(name=PUBLISH_REVISION)
+def publish_revision(job_id: str, revision: int) -> None:
+    revision_step.publish_revision(worker_context(), uuid.UUID(job_id), int(revision))
 
 
 @app.task(name=DISPATCH_BATCH)

@@ -29,6 +29,7 @@ from api.jobs import service as jobs_service
 from api.usage import endpoints as usage_api
 from api.usage.schemas import UsageReport
 from ltb.errors import LtbError
+from ltb.outputs import revision_prefix
 from ltb.retention import outputs_gone
 from ltb.schemas import Language
 from ltb.states import JOB_ACTIVE, JOB_FINISHED, BatchStatus, JobStatus, OutputKind
@@ -263,7 +264,9 @@ def job_page(
     page = _job_context(viewer, session, context, job_id)
     job = page["job"]
     row = jobs_service.find(session, tenant=viewer.require_tenant(), job_id=job_id)
-    manifest = cues.read_manifest(context.store, row.output_prefix) if job.outputs else None
+    # The outputs of the job's current revision (a cue edit or redo writes under rev-N/).
+    outputs_prefix = revision_prefix(row.output_prefix, row.output_revision)
+    manifest = cues.read_manifest(context.store, outputs_prefix) if job.outputs else None
     video = cues.source_video(manifest)
     cue_rows: list[cues.CueRow] = []
     cue_error = None
@@ -271,7 +274,7 @@ def job_page(
     delivered = job.status == JobStatus.SUCCEEDED and bool(job.outputs)
     if delivered and OutputKind.SRT in job.requested_outputs:
         try:
-            cue_rows = cues.read_cues(context.store, row.output_prefix, job.target_lang)
+            cue_rows = cues.read_cues(context.store, outputs_prefix, job.target_lang)
         except LtbError as exc:
             cue_error = exc.message
     page |= {
@@ -332,7 +335,7 @@ def job_output(
         raise ApiError(404, "not_found", "output not found")
     return media.serve(
         context.store,
-        ObjectRef.parse(job.output_prefix + name),
+        ObjectRef.parse(revision_prefix(job.output_prefix, job.output_revision) + name),
         download_name=f"{job.id}-{name}" if download else None,
     )
 

@@ -225,6 +225,9 @@ class Job(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     purge_started_at: Mapped[datetime | None] = mapped_column(default=None)
     outputs_expired_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The output revision its outputs are read from: 0 as finalized, N after N revisions
+    # (cue edits, redone chunks) were published (see JobRevision).
+    output_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Chunk(Base):
@@ -322,6 +325,10 @@ class UsageRecord(Base):
     # Seconds the call waited for the account-wide rate limiter, and the call's own length.
     limiter_wait_s: Mapped[float] = mapped_column(Float, default=0.0)
     duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    # Why the request was made: a UsagePurpose (`translate`, or `redo` on request).
+    purpose: Mapped[str] = mapped_column(
+        String(16), default="translate", server_default="translate"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -341,6 +348,8 @@ class UsageDaily(Base):
     target_lang: Mapped[str] = mapped_column(String(8), primary_key=True)
     source_lang: Mapped[str] = mapped_column(String(8), primary_key=True)  # "auto" when detected
     batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # "" for none
+    # The usage records' purpose: `translate`, or `redo` for chunks redone on request.
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     # The labels as a key of bounded size (SHA-256 of their JSONB text on Postgres): a key
     # holding the labels themselves broke on labels larger than a btree entry.
     labels_key: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -414,3 +423,47 @@ class SourceObject(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobRevision(Base):
+    """A later set of a job's outputs: cues edited, or one chunk redone. Revision 0 is
+    what finalize wrote and has no row; revision N's objects live under `rev-N/`."""
+
+    __tablename__ = "job_revisions"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(16))  # a RevisionReason
+    status: Mapped[str] = mapped_column(String(16))  # a RevisionStatus
+    # The chunk a `redo` revision translates again, and the voice it asked for.
+    chunk_idx: Mapped[int | None] = mapped_column(Integer, default=None)
+    voice: Mapped[str | None] = mapped_column(String(32), default=None)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    # Claims by a worker: a claim younger than the task time limit belongs to a live task
+    # (Celery kills a task past it), so a second delivery leaves it alone.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class JobCue(Base):
+    """One subtitle cue of one output revision, in timeline order (`idx` from 1)."""
+
+    __tablename__ = "job_cues"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    # The cue's lines joined with "\n".
+    text: Mapped[str] = mapped_column(Text)
+    # The words spoken, where known; the provider returns only the translation today.
+    source_text: Mapped[str | None] = mapped_column(Text, default=None)

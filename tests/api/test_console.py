@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.console.auth import COOKIE
@@ -125,6 +125,22 @@ def test_outputs_are_served_with_byte_ranges(
     assert part.status_code == 206 and part.content == b"1\n"
     # Kinds the job did not ask for are not there.
     assert client.get(f"/console/jobs/{job_id}/outputs/wav").status_code == 404
+
+
+def test_the_job_page_and_its_outputs_follow_the_current_output_revision(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    tenant, key = tenant_with_key()
+    job_id = _finished_job(settings, tenant.id)
+    revised = settings.storage_root / "ltb-outputs" / "x" / str(job_id) / "rev-1"
+    revised.mkdir()
+    edited = SRT.replace("Hello there.", "Hello, edited.")
+    (revised / "subtitles.srt").write_text(edited, encoding="utf-8")
+    db.execute(update(Job).where(Job.id == job_id).values(output_revision=1))
+    _sign_in(client, key)
+    page = client.get(f"/console/jobs/{job_id}")
+    assert "Hello, edited." in page.text and "Hello there." not in page.text
+    assert client.get(f"/console/jobs/{job_id}/outputs/srt").text == edited
 
 
 def test_a_sign_in_posted_from_another_site_is_refused(client: TestClient, db: Session) -> None:
