@@ -99,6 +99,9 @@ def tenants_show(name: Annotated[str, typer.Argument(help="Tenant name.")]) -> N
                         tenant, output_bucket=get_settings().output_bucket
                     ),
                     "webhook_secret": tenant.webhook_secret,
+                    "weight": tenant.weight,
+                    "max_concurrent_chunks": tenant.max_concurrent_chunks,
+                    "monthly_token_budget": tenant.monthly_token_budget,
                 }
             )
         )
@@ -116,6 +119,59 @@ def tenants_rotate_secret(name: Annotated[str, typer.Argument(help="Tenant name.
             secret = rotate_webhook_secret(session, find_tenant(session, name))
         # Printed once committed: a secret that never took effect would sign nothing.
         typer.echo(secret)
+
+
+@tenants.command("update")
+def tenants_update(
+    name: Annotated[str, typer.Argument(help="Tenant name.")],
+    weight: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Share of the account quota against other tenants with work waiting "
+            "(default 1): weight 3 gets three chunks in flight for each one of a weight-1 tenant.",
+        ),
+    ] = None,
+    max_concurrent_chunks: Annotated[
+        int | None,
+        typer.Option(min=0, help="At most this many of its chunks in flight at once; 0: no cap."),
+    ] = None,
+    monthly_token_budget: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Refuse new jobs (429 tenant_budget_exhausted) once this calendar month's "
+            "booked tokens reach it; 0: no budget.",
+        ),
+    ] = None,
+) -> None:
+    """Change a tenant's settings; options left out keep their values. Prints the tenant's
+    share settings as JSON."""
+    import json
+
+    from ltb.db.engine import session_factory, unit_of_work
+    from ltb.tenancy import TenantShares, find_tenant, update_shares
+
+    with guarded(), unit_of_work(session_factory()) as session:
+        tenant = update_shares(
+            session,
+            find_tenant(session, name),
+            TenantShares(
+                weight=weight,
+                max_concurrent_chunks=max_concurrent_chunks,
+                monthly_token_budget=monthly_token_budget,
+            ),
+        )
+        typer.echo(
+            json.dumps(
+                {
+                    "name": tenant.name,
+                    "weight": tenant.weight,
+                    "max_concurrent_chunks": tenant.max_concurrent_chunks,
+                    "monthly_token_budget": tenant.monthly_token_budget,
+                }
+            )
+        )
 
 
 @keys.command("create")

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Batch, Job, UsageDaily, UsageRecord
+from ltb.fair_share import batch_eta_s, job_eta_s
 from ltb.outputs import MANIFEST_FILE, OUTPUTS
 from ltb.schemas import BatchView, JobView
 from ltb.states import JOB_FINISHED, JobStatus
@@ -98,6 +99,8 @@ def job_model(
             "callback_url": job.callback_url,
             "warnings": job.warnings,
             "provider": job.provider,
+            "priority": job.priority,
+            "eta_s": job_eta_s(session, job),
         }
     )
 
@@ -172,6 +175,8 @@ def batch_model(session: Session, batch: Batch) -> BatchView:
                 for job_id, uri, target, code, message in failures
             ],
             "failure_codes": failure_codes,
+            "priority": batch.priority,
+            "eta_s": batch_eta_s(session, batch),
         }
     )
 

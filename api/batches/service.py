@@ -17,7 +17,7 @@ from api.batches.schemas import BatchCreate, BatchView
 from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError, not_found
 from api.jobs import repository as jobs_repository
-from api.jobs.service import allowed
+from api.jobs.service import allowed, refuse_over_budget
 from ltb.db.models import Batch, Chunk, Job, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
@@ -70,6 +70,7 @@ def submit(
         existing = _by_key(session, tenant.id, idempotency_key)
         if existing is not None:
             return _replayed(existing, fingerprint)
+    refuse_over_budget(session, tenant)
     targets, voices = _targets_and_voices(body)
     if body.callback_url:
         check_callback_url(body.callback_url, allow_private=context.settings.webhook_allow_private)
@@ -89,6 +90,7 @@ def submit(
         ),
         labels=dict(body.labels),
         callback_url=body.callback_url,
+        priority=body.priority,
         jobs_total=total,
     )
     session.add(batch)
@@ -209,6 +211,7 @@ def _job_row(
         "budget_max_input_tokens": body.budget.max_input_tokens if body.budget else None,
         "budget_max_cost": body.budget.max_cost if body.budget else None,
         "callback_url": body.callback_url,
+        "priority": body.priority,
         "status": "queued",
     }
 
