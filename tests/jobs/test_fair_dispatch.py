@@ -11,7 +11,7 @@ import psycopg
 from job_support import MakeContext, add_chunks, new_job, new_tenant, sent
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Chunk, Tenant
+from ltb.db.models import Batch, Chunk, Tenant
 from ltb.queue import TRANSLATE_CHUNK
 from worker.dispatch import dispatch
 
@@ -147,3 +147,30 @@ def test_chunks_of_jobs_that_are_not_running_are_never_admitted_nor_hold_a_slot(
     _, after = _running_job(ctx, tenant, 2)
 
     assert dispatch(ctx) == after  # the cancelled job's admitted chunks freed their slots
+
+
+def test_a_batchs_plans_wait_in_their_own_queue_so_a_single_jobs_plan_is_not_behind_them(
+    make_ctx: MakeContext,
+) -> None:
+    from ltb.queue import BATCH_PLAN_QUEUE, PLAN_QUEUE
+    from worker.batch_step import dispatch_batch
+
+    from support.factories import bind_factories
+
+    ctx = make_ctx()
+    tenant = _tenant(ctx)
+    with unit_of_work(ctx.sessions) as session:
+        bind_factories(session)
+        batch = Batch(tenant_id=tenant.id, target_langs=["en"], jobs_total=3)
+        session.add(batch)
+        session.flush()
+        batch_id = batch.id
+    for _ in range(3):
+        new_job(ctx.sessions, tenant, batch_id=batch_id)
+
+    assert dispatch_batch(ctx, batch_id) == 3
+
+    with ctx.queue.connection_for_write() as connection:
+        channel = connection.default_channel
+        assert channel.queue_declare(queue=BATCH_PLAN_QUEUE, passive=False).message_count == 3
+        assert channel.queue_declare(queue=PLAN_QUEUE, passive=False).message_count == 0
