@@ -110,6 +110,7 @@ def reap(ctx: WorkerContext) -> Sweep:
                 sweep.failed_chunks += 1
             else:
                 chunk.status, chunk.lease_until, chunk.lease_owner = ChunkStatus.PENDING, None, None
+                chunk.admitted_at = chunk.admitted_at or moment  # re-sent below, still in flight
                 sweep.chunks.append(chunk.id)
                 revived.add(chunk.job_id)
         _fail_exhausted(ctx, session, sweep, stale)

@@ -174,3 +174,51 @@ def test_a_batchs_plans_wait_in_their_own_queue_so_a_single_jobs_plan_is_not_beh
         channel = connection.default_channel
         assert channel.queue_declare(queue=BATCH_PLAN_QUEUE, passive=False).message_count == 3
         assert channel.queue_declare(queue=PLAN_QUEUE, passive=False).message_count == 0
+
+
+def _stale(ctx, chunk_ids: list[uuid.UUID]) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(ctx.settings.database_url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE chunks SET updated_at = now() - interval '1 hour' WHERE id = ANY(%s)",
+            (chunk_ids,),
+        )
+
+
+def test_the_reaper_resends_admitted_chunks_whose_messages_were_lost_and_admits_by_fairness(
+    make_ctx: MakeContext,
+) -> None:
+    from worker.reaper import reap
+
+    ctx = make_ctx(dispatch_window_chunks=3)
+    big, small = _tenant(ctx), _tenant(ctx)
+    _, big_chunks = _running_job(ctx, big, 20, age_s=60)
+    admitted = dispatch(ctx)
+    assert admitted == big_chunks[:3]
+    sent(ctx)  # the broker loses these messages (a Redis restart without persistence)
+    _finish(ctx, admitted[:1])
+    _, (small_chunk,) = _running_job(ctx, small, 1)
+    _stale(ctx, [*big_chunks, small_chunk])
+
+    sweep = reap(ctx)
+
+    # Lost messages of admitted chunks are sent again; the waiting backlog is not flushed
+    # into the queue: the one free slot goes to the small tenant.
+    assert sorted(sweep.chunks) == sorted(admitted[1:])
+    assert sorted(args[0] for _, args in sent(ctx)) == sorted(
+        str(chunk_id) for chunk_id in [*admitted[1:], small_chunk]
+    )
+
+
+def test_a_plan_leaves_its_chunks_waiting_beyond_the_window(
+    make_ctx: MakeContext,
+) -> None:
+    ctx = make_ctx(dispatch_window_chunks=2)
+    tenant = _tenant(ctx)
+    job, chunks = _running_job(ctx, tenant, 5)
+    from worker.plan_step import requeue_unfinished
+
+    requeue_unfinished(ctx, job.id)  # a duplicate plan message of a planned job
+
+    assert [args for _, args in sent(ctx)] == [[str(chunk_id)] for chunk_id in chunks[:2]]
+    requeue_unfinished(ctx, job.id)
+    assert [args for _, args in sent(ctx)] == [[str(chunk_id)] for chunk_id in chunks[:2]]
