@@ -71,6 +71,18 @@ CHUNK_LEAF: frozenset[ChunkStatus] = frozenset(
 CHUNK_ACTIVE: frozenset[ChunkStatus] = frozenset({ChunkStatus.PENDING, ChunkStatus.RUNNING})
 
 
+class UsageOutcome(StrEnum):
+    """How a provider request ended, as its usage record says; a failed attempt records
+    its error code instead (provider_rate_limited, …)."""
+
+    # Begun before the call, not completed yet.
+    PENDING = "pending"
+    OK = "ok"
+    TRUNCATED = "truncated"
+    # Left pending by a worker that died; closed by the reaper at the most it could cost.
+    ABANDONED = "abandoned"
+
+
 class BatchStatus(StrEnum):
     OPEN = "open"
     COMPLETED = "completed"

@@ -188,6 +188,29 @@ def create_operator_key(session: Session) -> str:
     return key
 
 
+def tenant_for_key(session: Session, key_hash: str) -> Tenant | None:
+    """The tenant whose live (not revoked) key hashes to `key_hash`."""
+    return session.scalar(
+        select(Tenant)
+        .join(ApiKey, ApiKey.tenant_id == Tenant.id)
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    )
+
+
+def is_operator_key(session: Session, key_hash: str) -> bool:
+    """Whether `key_hash` is the hash of a live operator key."""
+    return (
+        session.scalar(
+            select(ApiKey.id).where(
+                ApiKey.key_hash == key_hash,
+                ApiKey.operator.is_(True),
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+        is not None
+    )
+
+
 def list_keys(session: Session, *, tenant: Tenant) -> list[ApiKey]:
     """The tenant's keys, revoked ones included, oldest first."""
     return list(

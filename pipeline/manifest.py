@@ -19,7 +19,7 @@ from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis
 from pipeline.dub import DubReport
 from pipeline.plan import PlannedChunk
-from pipeline.usage_records import UsageRecord, totals
+from pipeline.usage_records import RequestUsage, totals
 
 MANIFEST_VERSION = 1
 
@@ -75,7 +75,7 @@ def build_manifest(
     job: dict[str, Any],
     analysis: SourceAnalysis,
     chunks: Sequence[ChunkReport],
-    records: Sequence[UsageRecord],
+    records: Sequence[RequestUsage],
     estimate: TokenCounts,
     price_table: PriceTable,
     model: str,
@@ -89,7 +89,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict. `provider` is who answered the requests
     ("dashscope" or "emulator"), None when none was answered."""
-    by_chunk: dict[int, list[UsageRecord]] = defaultdict(list)
+    by_chunk: dict[int, list[RequestUsage]] = defaultdict(list)
     for record in records:
         by_chunk[record.chunk_index].append(record)
     placements = {p.index: p for p in dub.placements} if dub else {}
@@ -126,7 +126,7 @@ def build_manifest(
     }
 
 
-def _chunk(chunk: ChunkReport, records: list[UsageRecord], placement: Any) -> dict[str, Any]:
+def _chunk(chunk: ChunkReport, records: list[RequestUsage], placement: Any) -> dict[str, Any]:
     return {
         "index": chunk.index,
         "start_s": round(chunk.span.start_s, 3),

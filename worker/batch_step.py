@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-
-from ltb.db.models import Job
 from ltb.queue import BATCH_PLAN_QUEUE, PLAN_JOB
-from ltb.states import JobStatus
+from worker import repository as repo
 from worker.context import WorkerContext
 
 PAGE = 1000
@@ -25,10 +22,7 @@ def dispatch_batch(ctx: WorkerContext, batch_id: uuid.UUID) -> int:
     after: uuid.UUID | None = None
     while True:
         with ctx.sessions() as session:
-            query = select(Job.id).where(Job.batch_id == batch_id, Job.status == JobStatus.QUEUED)
-            if after is not None:
-                query = query.where(Job.id > after)
-            ids = list(session.scalars(query.order_by(Job.id).limit(PAGE)))
+            ids = repo.queued_job_ids(session, batch_id, after=after, limit=PAGE)
         for job_id in ids:
             ctx.queue.send_task(PLAN_JOB, args=[str(job_id)], queue=BATCH_PLAN_QUEUE)
         sent += len(ids)

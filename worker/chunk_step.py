@@ -32,7 +32,7 @@ from pipeline.plan import PlannedChunk, Source, split_chunk
 from pipeline.translate import ChunkResult, ChunkWork, chunk_work, translate_chunk
 from pipeline.usage_records import UsageRecorder
 from worker import repository as repo
-from worker import shutdown
+from worker import shutdown, usage_repository
 from worker.context import WorkerContext
 from worker.plan_step import JobFacts, request_of, source_cache, url_delivery
 from worker.records import DbUsageRecorder
@@ -293,7 +293,7 @@ def _hand_back(ctx: WorkerContext, claimed: Claimed) -> None:
                 or chunk.status != ChunkStatus.RUNNING
             ):
                 return
-            repo.abandon_pending_records(
+            usage_repository.abandon_pending_records(
                 session, chunk, dubbed=claimed.dubbed, price_table=ctx.prices.current()
             )
             repo.release_lease(session, claimed.chunk_id, owner=ctx.owner)

@@ -20,14 +20,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
-
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
 from ltb.settings import Settings
-from ltb.states import JobStatus
 from ltb.storage import ObjectRef
+from worker import repository as repo
+from worker import sweep_repository as sweeps
 from worker.context import WorkerContext
 
 log = logging.getLogger("ltb.worker.cleanup")
@@ -54,14 +52,8 @@ def remove_work(ctx: WorkerContext, job_id: uuid.UUID) -> int:
     with unit_of_work(ctx.sessions) as session:
         # The dubs kept with the chunks went into the published dub.wav; only a retry of a
         # failed job reads them again, and this job did not fail.
-        session.execute(
-            delete(ChunkAudio).where(
-                ChunkAudio.chunk_id.in_(select(Chunk.id).where(Chunk.job_id == job_id))
-            )
-        )
-        session.execute(
-            update(Job).where(Job.id == job_id).values(work_removed_at=datetime.now(UTC))
-        )
+        repo.remove_chunk_audio(session, job_id)
+        repo.mark_work_removed(session, job_id)
     return removed
 
 
@@ -71,18 +63,7 @@ def remove_finished_work(ctx: WorkerContext, *, limit: int = WORK_REMOVALS_PER_S
     still write) have run out of time. Returns how many jobs were cleaned."""
     grace = datetime.now(UTC) - timedelta(seconds=ctx.settings.task_time_limit_s)
     with ctx.sessions() as session:
-        job_ids = list(
-            session.scalars(
-                select(Job.id)
-                .where(
-                    Job.status.in_((JobStatus.SUCCEEDED, JobStatus.CANCELLED)),
-                    Job.work_removed_at.is_(None),
-                    Job.finished_at < grace,
-                )
-                .order_by(Job.finished_at)
-                .limit(limit)
-            )
-        )
+        job_ids = sweeps.jobs_with_work_left(session, ended_before=grace, limit=limit)
     for job_id in job_ids:
         remove_work(ctx, job_id)
     return len(job_ids)

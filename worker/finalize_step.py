@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
@@ -35,6 +33,7 @@ from pipeline.analysis import SourceAnalysis
 from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
 from pipeline.manifest import ChunkOutcome, build_manifest, chunk_reports
 from worker import repository as repo
+from worker import usage_repository
 from worker.cleanup import remove_work
 from worker.context import WorkerContext
 from worker.heartbeat import JobHeartbeat
@@ -57,7 +56,7 @@ def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         job = session.get_one(Job, job_id)
         analysis = repo.cached_analysis(session, job.tenant_id, job.source_sha256 or "")
         chunks = repo.chunks_of(session, job_id)
-        records = repo.usage_records(session, job_id)
+        records = usage_repository.usage_records(session, job_id)
     try:
         if analysis is None:
             raise LtbError("the source analysis is missing from the cache", code="internal_error")
@@ -109,7 +108,7 @@ def _hand_back(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     """Lets the reaper finalize the job again soon, after a transient failure."""
     with unit_of_work(ctx.sessions) as session:
         # Not progress: the stuck clock keeps running while a finalize fails.
-        session.execute(update(Job).where(Job.id == job_id).values(stage=JobStage.TRANSLATING))
+        repo.set_stage(session, job_id, JobStage.TRANSLATING, progress=False)
 
 
 def _publish(

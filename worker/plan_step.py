@@ -18,14 +18,12 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import or_, select, update
-
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Chunk, Job
+from ltb.db.models import Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
-from ltb.states import FINALIZE_STAGES, JOB_ACTIVE, PLAN_STAGES, JobStage, JobStatus
+from ltb.states import FINALIZE_STAGES, JOB_ACTIVE, JobStage, JobStatus
 from ltb.storage import TRANSIENT_CODES, is_transient
 from pipeline.analysis import SourceAnalysis, analyse_source, media_limits
 from pipeline.estimate import TranslationRequest, plan_options
@@ -42,7 +40,6 @@ log = logging.getLogger("ltb.pipeline.plan")
 
 # Errors that say "try again later" rather than "this job cannot be done".
 TRANSIENT = TRANSIENT_CODES
-# The stages of a job that is not planned yet.
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +97,7 @@ def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
             job.status = JobStatus.RUNNING
             job.started_at = job.started_at or repo.now()
         facts = JobFacts.of(job)
-        already_planned = (
-            session.scalar(select(Chunk.id).where(Chunk.job_id == job_id).limit(1)) is not None
-        )
+        already_planned = repo.is_planned(session, job_id)
         attempt = 0 if already_planned else repo.begin_planning(session, job_id)
     if already_planned:
         requeue_unfinished(ctx, job_id)
@@ -184,9 +179,7 @@ def _record_plan(
     cost = table.cost(ctx.settings.model, estimate)
     with unit_of_work(ctx.sessions) as session:
         job = session.get_one(Job, facts.id, with_for_update=True)
-        if job.status != JobStatus.RUNNING or session.scalar(
-            select(Chunk.id).where(Chunk.job_id == job.id).limit(1)
-        ):
+        if job.status != JobStatus.RUNNING or repo.is_planned(session, job.id):
             return []  # cancelled meanwhile, or planned by a twin of this task
         rows = [repo.row_from_planned(chunk, job=job) for chunk in plan.chunks]
         session.add_all(rows)
@@ -268,11 +261,7 @@ def requeue_unfinished(ctx: WorkerContext, job_id: uuid.UUID) -> None:
 def _stage(ctx: WorkerContext, job_id: uuid.UUID, stage: JobStage) -> None:
     """Enters a planning stage, unless a twin of this plan already took the job further."""
     with unit_of_work(ctx.sessions) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, or_(Job.stage.is_(None), Job.stage.in_(PLAN_STAGES)))
-            .values(stage=stage, progress_at=repo.now())
-        )
+        repo.enter_plan_stage(session, job_id, stage)
 
 
 def _fail(ctx: WorkerContext, job_id: uuid.UUID, error: LtbError) -> None:

@@ -7,16 +7,16 @@ emulator answered says "emulator", whatever answered the others."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
-from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Job, UsageRecord
+from ltb.db.models import UsageRecord
 from ltb.pricing import PriceTable
-from ltb.providers import EMULATOR, Provider
+from ltb.providers import Provider
+from ltb.states import UsageOutcome
 from ltb.usage import TokenCounts
+from worker import usage_repository
 
 
 class DbUsageRecorder:
@@ -48,7 +48,7 @@ class DbUsageRecorder:
                     attempt=attempt,
                     model=self.model,
                     estimated=True,
-                    outcome="pending",
+                    outcome=UsageOutcome.PENDING,
                     price_table=cost.price_table,
                     cost=cost.amount,
                     currency=cost.currency,
@@ -59,11 +59,7 @@ class DbUsageRecorder:
 
     def attach_request_id(self, record_id: str, request_id: str) -> None:
         with unit_of_work(self.sessions) as session:
-            session.execute(
-                update(UsageRecord)
-                .where(UsageRecord.id == uuid.UUID(record_id))
-                .values(request_id=request_id)
-            )
+            usage_repository.set_request_id(session, uuid.UUID(record_id), request_id)
 
     def complete(
         self,
@@ -79,31 +75,18 @@ class DbUsageRecorder:
     ) -> None:
         cost = self.price_table.cost(self.model, usage)
         with unit_of_work(self.sessions) as session:
-            session.execute(
-                update(UsageRecord)
-                .where(UsageRecord.id == uuid.UUID(record_id))
-                .values(
-                    request_id=request_id,
-                    estimated=estimated,
-                    outcome=outcome,
-                    cost=cost.amount,
-                    currency=cost.currency,
-                    price_table=cost.price_table,
-                    completed_at=datetime.now(UTC),
-                    limiter_wait_s=limiter_wait_s,
-                    duration_s=duration_s,
-                    **usage.as_dict(),
-                )
+            usage_repository.complete(
+                session,
+                uuid.UUID(record_id),
+                request_id=request_id,
+                estimated=estimated,
+                outcome=outcome,
+                cost=cost.amount,
+                currency=cost.currency,
+                price_table=cost.price_table,
+                limiter_wait_s=limiter_wait_s,
+                duration_s=duration_s,
+                **usage.as_dict(),
             )
             if provider is not None:
-                # Only a change is written: the job row is shared by all its chunks.
-                unset_or_other = (
-                    or_(Job.provider.is_(None), Job.provider != EMULATOR)
-                    if provider == EMULATOR
-                    else Job.provider.is_(None)
-                )
-                session.execute(
-                    update(Job)
-                    .where(Job.id == self.job_id, unset_or_other)
-                    .values(provider=provider)
-                )
+                usage_repository.note_provider(session, self.job_id, provider)

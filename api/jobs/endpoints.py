@@ -83,7 +83,7 @@ def list_jobs(
             raise ApiError(422, "invalid_label_filter", "label filters look like name:value")
         label_filter = (name, value)
     filters = JobFilters(
-        status=str(status) if status else None,
+        status=status,
         target_lang=str(target) if target else None,
         label=label_filter,
         created_from=created_from,

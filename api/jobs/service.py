@@ -28,12 +28,11 @@ from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import finish_job, reopen_in_batch
 from ltb.outputs import spoken
 from ltb.queue import PLAN_JOB
+from ltb.states import JOB_ACTIVE, JobStatus
 from ltb.storage import ObjectRef
 from ltb.tenancy import default_output_prefix, may_read, may_write
 from ltb.views import job_model
 from ltb.webhooks import check_callback_url
-
-ACTIVE = ("queued", "running")
 
 
 def submit(
@@ -123,7 +122,7 @@ def new_job(
         budget_max_input_tokens=body.budget.max_input_tokens if body.budget else None,
         budget_max_cost=body.budget.max_cost if body.budget else None,
         priority=body.priority,
-        status="queued",
+        status=JobStatus.QUEUED,
     )
 
 
@@ -178,13 +177,13 @@ def find(session: Session, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
 def cancel(uow: UnitOfWork, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
     """No new chunk starts; chunks in flight finish and are recorded; the job ends cancelled."""
     job = find(uow.session, tenant=tenant, job_id=job_id)
-    if job.status not in ACTIVE:
+    if job.status not in JOB_ACTIVE:
         raise ApiError(
             409,
             "not_cancellable",
             f"the job is {job.status}; only queued or running jobs can be cancelled",
         )
-    finish_job(uow.session, job, status="cancelled", deliver=uow.deliver_webhook)
+    finish_job(uow.session, job, status=JobStatus.CANCELLED, deliver=uow.deliver_webhook)
     repository.cancel_unstarted_chunks(uow.session, job_id=job.id)
     return job
 
@@ -192,13 +191,11 @@ def cancel(uow: UnitOfWork, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
 def retry(uow: UnitOfWork, *, tenant: Tenant, job_id: uuid.UUID) -> Job:
     """Redoes a failed job's chunks that are not done; done chunks are never requested again."""
     session = uow.session
-    reopened = repository.requeue_failed(
-        session, where=(Job.id == job_id) & (Job.tenant_id == tenant.id)
-    )
+    reopened = repository.requeue_failed_job(session, tenant_id=tenant.id, job_id=job_id)
     job = find(session, tenant=tenant, job_id=job_id)
     session.refresh(job)
     if not reopened:
-        if job.status == "failed":
+        if job.status == JobStatus.FAILED:
             raise ApiError(
                 409,
                 "budget_exceeded",

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from ltb.states import BatchStatus, ChunkStatus, JobStatus, Priority, WebhookStatus
+from ltb.states import BatchStatus, ChunkStatus, JobStatus, Priority, UsageOutcome, WebhookStatus
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 Money = Numeric(20, 8)
@@ -315,7 +315,9 @@ class UsageRecord(Base):
     # True when the figures are the service's estimate (no usage chunk arrived, or the
     # record was never completed), False when the provider reported them.
     estimated: Mapped[bool] = mapped_column(Boolean, default=True)
-    outcome: Mapped[str] = mapped_column(String(32), default="pending")
+    outcome: Mapped[str] = mapped_column(
+        String(32), default=UsageOutcome.PENDING
+    )  # a UsageOutcome or an error code
     price_table: Mapped[str | None] = mapped_column(String(64), default=None)
     cost: Mapped[Decimal | None] = mapped_column(default=None)
     currency: Mapped[str | None] = mapped_column(String(8), default=None)
