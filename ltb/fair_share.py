@@ -7,19 +7,18 @@ The ETA (docs/architecture.md "Fair scheduling"):
     ahead      = the tenant's unfinished work ordered before or with the job (higher priority,
                  or the same priority and older), as estimated tokens and requests; a job
                  not planned yet counts as the mean of the tenant's planned unfinished jobs
-    rate       = the quota (LTB_QUOTA_TPM × LTB_QUOTA_HEADROOM and LTB_QUOTA_RPM a minute), or
-                 the fleet's booked rate over the last OBSERVED_S if lower while chunks
-                 waited for it (then the workers, not the quota, are the limit)
-    eta_s      = max(ahead tokens / (share × token rate), ahead requests / (share × request rate))
+    eta_s      = max(ahead tokens   / (share × LTB_QUOTA_TPM × LTB_QUOTA_HEADROOM / 60),
+                     ahead requests / (share × LTB_QUOTA_RPM / 60))
 
-It assumes the tenants with work now keep it; it is an estimate recomputed on every read.
+It assumes the quota is what limits the fleet (the workers keep up) and that the tenants
+with work now keep it; it is an estimate that is recomputed on every read.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -30,9 +29,6 @@ from ltb.states import JOB_ACTIVE, ChunkStatus, JobStatus, Priority
 from ltb.usage import TOKEN_KINDS
 
 UNFINISHED_CHUNK = (ChunkStatus.PENDING, ChunkStatus.RUNNING)
-# The fleet's recent pace, read when it had a backlog: over this long, from this many requests.
-OBSERVED_S = 120.0
-MIN_OBSERVED_REQUESTS = 10
 _CHUNK_TOKENS = (
     Chunk.est_input_audio + Chunk.est_input_video + Chunk.est_output_text + Chunk.est_output_audio
 )
@@ -127,45 +123,12 @@ def _work_ahead(session: Session, tenant_id: uuid.UUID, key: ColumnElement[bool]
     )
 
 
-def _fleet_rate(session: Session, moment: datetime) -> Work | None:
-    """Requests and tokens a second the fleet booked over the last OBSERVED_S, when chunks
-    were waiting for it all along (so the rate is what it can do, not what it was given);
-    None when that says nothing."""
-    waiting = session.scalar(
-        select(Chunk.id)
-        .join(Job, Job.id == Chunk.job_id)
-        .where(
-            Chunk.status == ChunkStatus.PENDING,
-            Chunk.admitted_at.is_(None),
-            Job.status == JobStatus.RUNNING,
-        )
-        .limit(1)
-    )
-    if waiting is None:
-        return None
-    total = sum((getattr(UsageRecord, kind) for kind in TOKEN_KINDS), start=0)
-    requests, tokens = session.execute(
-        select(func.count(UsageRecord.id), func.coalesce(func.sum(total), 0)).where(
-            UsageRecord.created_at >= moment - timedelta(seconds=OBSERVED_S)
-        )
-    ).one()
-    if int(requests) < MIN_OBSERVED_REQUESTS:
-        return None
-    return Work(tokens=float(tokens) / OBSERVED_S, requests=float(requests) / OBSERVED_S)
-
-
 def _seconds(session: Session, tenant_id: uuid.UUID, work: Work) -> float:
     settings = get_settings()
-    tokens_per_s = settings.quota_tpm * settings.quota_headroom / 60
-    requests_per_s = settings.quota_rpm / 60
-    fleet = _fleet_rate(session, datetime.now(UTC))
-    if fleet is not None:  # a fleet slower than the quota is the limit instead
-        tokens_per_s = min(tokens_per_s, max(fleet.tokens, 1.0))
-        requests_per_s = min(requests_per_s, fleet.requests)
     share = _share(session, tenant_id)
-    return round(
-        max(work.tokens / (share * tokens_per_s), work.requests / (share * requests_per_s)), 1
-    )
+    tokens_per_s = share * settings.quota_tpm * settings.quota_headroom / 60
+    requests_per_s = share * settings.quota_rpm / 60
+    return round(max(work.tokens / tokens_per_s, work.requests / requests_per_s), 1)
 
 
 def _ordered_up_to(priority: str, created_at: datetime, job_id: uuid.UUID) -> ColumnElement[bool]:

@@ -196,19 +196,3 @@ def test_a_batch_shows_the_eta_of_its_last_job(
     last = max(jobs, key=lambda job: (job.created_at, job.id))
     shown = client.get(f"/v1/batches/{batch['id']}", headers=auth(key)).json()
     assert shown["eta_s"] == _eta(client, key, last) > 0
-
-
-def test_a_fleet_slower_than_the_quota_sets_the_eta_while_chunks_wait_for_it(
-    client: TestClient, db: Session, tenant_key: tuple[Tenant, str]
-) -> None:
-    tenant, key = tenant_key
-    job = _planned(db, tenant, 4)
-    by_quota = _eta(client, key, job)
-    other = JobFactory(tenant_id=tenant.id, status="succeeded")
-    for idx in range(30):  # 30 requests in the last two minutes: 15 a minute, not 100
-        UsageRecordFactory(
-            tenant_id=tenant.id, job_id=other.id, chunk_idx=idx, created_at=datetime.now(UTC)
-        )
-    db.flush()
-
-    assert _eta(client, key, job) > 5 * by_quota
