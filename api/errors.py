@@ -46,7 +46,9 @@ ERROR_STATUSES: dict[int, str] = {
     "`invalid_label_filter`, `invalid_group_by`, `invalid_voices`, `retention_too_long`, "
     "`voice_not_used`, `cue_rules_violated` (with `violations`: each cue's index, rule and "
     "message)…",
-    429: "`rate_limited`: over the tenant's request rate; wait `Retry-After` seconds.",
+    429: "`rate_limited`: over the tenant's request rate; wait `Retry-After` seconds. "
+    "`tenant_budget_exhausted`: the tenant's tokens booked this month reached its monthly "
+    "token budget; new jobs and batches are refused until the month ends (`Retry-After`).",
     500: "`internal_error`: the service hit an unexpected error.",
     503: "`database_unavailable`: the database is unreachable; retry after `Retry-After` seconds.",
 }

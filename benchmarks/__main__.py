@@ -28,6 +28,7 @@ SUITES = {
     "chaos": "benchmarks.chaos_bench",
     "memory": "benchmarks.memory_bench",
     "deliverables": "benchmarks.deliverables_bench",
+    "fairness": "benchmarks.fairness_bench",
 }
 # Figures these suites produce are written at the top level of the file.
 TOP_LEVEL = {"fleet"}

@@ -112,6 +112,9 @@ def tenants_show(name: Annotated[str, typer.Argument(help="Tenant name.")]) -> N
                     ),
                     "webhook_secret": tenant.webhook_secret,
                     "retention_days": tenant.retention_days,
+                    "weight": tenant.weight,
+                    "max_concurrent_chunks": tenant.max_concurrent_chunks,
+                    "monthly_token_budget": tenant.monthly_token_budget,
                 }
             )
         )
@@ -134,20 +137,56 @@ def tenants_update(
             "--keep-forever", help="Keep outputs until their job is deleted (no retention)."
         ),
     ] = False,
+    weight: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Share of the account quota against other tenants with work waiting "
+            "(default 1): weight 3 gets three chunks in flight for each one of a weight-1 tenant.",
+        ),
+    ] = None,
+    max_concurrent_chunks: Annotated[
+        int | None,
+        typer.Option(min=0, help="At most this many of its chunks in flight at once; 0: no cap."),
+    ] = None,
+    monthly_token_budget: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Refuse new jobs (429 tenant_budget_exhausted) once this calendar month's "
+            "booked tokens reach it; 0: no budget.",
+        ),
+    ] = None,
 ) -> None:
-    """Change a tenant's settings; prints the tenant as `ltb tenants show` does."""
+    """Change a tenant's settings; options left out keep their values. Prints the tenant
+    as `ltb tenants show` does."""
     from ltb.db.engine import session_factory, unit_of_work
     from ltb.errors import RequestRefused
-    from ltb.tenancy import find_tenant, set_retention
+    from ltb.tenancy import TenantShares, find_tenant, set_retention, update_shares
 
+    shares = TenantShares(
+        weight=weight,
+        max_concurrent_chunks=max_concurrent_chunks,
+        monthly_token_budget=monthly_token_budget,
+    )
+    retention = keep_forever or retention_days is not None
     with guarded():
-        if keep_forever == (retention_days is not None):
+        if keep_forever and retention_days is not None:
             raise RequestRefused(
-                "give exactly one of --retention-days N or --keep-forever",
+                "give one of --retention-days N or --keep-forever, not both",
+                code="invalid_tenant_update",
+            )
+        if not retention and shares == TenantShares(None, None, None):
+            raise RequestRefused(
+                "nothing to change: give --retention-days, --keep-forever, --weight, "
+                "--max-concurrent-chunks or --monthly-token-budget",
                 code="invalid_tenant_update",
             )
         with unit_of_work(session_factory()) as session:
-            set_retention(session, find_tenant(session, name), retention_days)
+            tenant = find_tenant(session, name)
+            if retention:
+                set_retention(session, tenant, retention_days)
+            update_shares(session, tenant, shares)
     tenants_show(name)
 
 

@@ -29,8 +29,11 @@ PUBLISH_REVISION = "ltb.publish_revision"
 
 PLAN_QUEUE = "ltb"
 CHUNK_QUEUE = "ltb.chunks"
+# The plans of a batch's jobs. A worker takes from its queues in turn, so one job's plan
+# is not queued behind a 5,000-job batch's plans (the chunks' fairness is the dispatcher's).
+BATCH_PLAN_QUEUE = "ltb.batch-plans"
 # What `ltb worker` consumes: the translation work. Its depth is the queue depth.
-QUEUES = (CHUNK_QUEUE, PLAN_QUEUE)
+QUEUES = (CHUNK_QUEUE, PLAN_QUEUE, BATCH_PLAN_QUEUE)
 # Webhook deliveries, consumed by `ltb webhooks` (and by `ltb worker --beat` on a single
 # node): a receiver that answers slowly holds a delivery process, never a translator.
 WEBHOOK_QUEUE = "ltb.webhooks"

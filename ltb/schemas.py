@@ -24,6 +24,7 @@ from ltb.states import DubMix as DubMix
 from ltb.states import JobStage as JobStage
 from ltb.states import JobStatus as JobStatus
 from ltb.states import OutputKind as OutputKind
+from ltb.states import Priority as Priority
 from ltb.states import RevisionReason as RevisionReason
 from ltb.states import RevisionStatus as RevisionStatus
 
@@ -204,6 +205,15 @@ class JobView(Outside):
     revisions: list[RevisionInfo] = Field(
         description="Revisions after the first, oldest first: cue edits and redone chunks."
     )
+    priority: Priority = Field(
+        default=Priority.NORMAL, description="Its order among its tenant's own jobs."
+    )
+    eta_s: float | None = Field(
+        default=None,
+        description="Seconds until the job should finish, from the work ahead of it in its "
+        "tenant's line and the tenant's share of the quota (docs/architecture.md \"Fair "
+        'scheduling"); 0 once it has ended; null while nothing says what it costs.',
+    )
 
 
 class BatchProgress(Outside):
@@ -246,3 +256,11 @@ class BatchView(Outside):
     usage: BatchUsage
     failures: list[Failure] = Field(description="The first 100 failed jobs, oldest first.")
     failure_codes: dict[str, int] = Field(description="Failed jobs by error code, all of them.")
+    priority: Priority = Field(
+        default=Priority.NORMAL, description="The priority each of its jobs has."
+    )
+    eta_s: float | None = Field(
+        default=None,
+        description="Seconds until its last job should finish, as that job's `eta_s`; 0 once "
+        "every job has ended.",
+    )

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     quota_rpm: int = Field(default=100, ge=1)
     quota_tpm: int = Field(default=100_000, ge=1)
     quota_headroom: float = Field(default=0.97, gt=0, le=1)
+    # Chunks admitted to the task queue at once, fleet-wide (fair scheduling). Set it to a
+    # few times the fleet's worker slots: fewer starves the workers, many more lets a big
+    # tenant's chunks queue ahead of a small tenant's again.
+    dispatch_window_chunks: int = Field(default=32, ge=1)
 
     # --- planning ---------------------------------------------------------------------------
     input_safety_margin: float = Field(default=0.05, ge=0, lt=0.5)

@@ -169,3 +169,21 @@ class UsagePurpose(StrEnum):
 
     TRANSLATE = "translate"
     REDO = "redo"
+
+
+class Priority(StrEnum):
+    """A job's place among its own tenant's work: the dispatcher admits a tenant's `high`
+    chunks before its `normal` ones, and those before its `low` ones. It never moves a
+    job ahead of another tenant's share (docs/architecture.md "Fair scheduling")."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        """Larger goes first."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK: dict[Priority, int] = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2}

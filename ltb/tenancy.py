@@ -16,6 +16,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -151,6 +152,33 @@ def rotate_webhook_secret(session: Session, tenant: Tenant) -> str:
     tenant.webhook_secret = new_webhook_secret()
     session.flush()
     return tenant.webhook_secret
+
+
+@dataclass(frozen=True, slots=True)
+class TenantShares:
+    """What `ltb tenants update` may change about a tenant's share of the quota; None keeps
+    a value, and 0 takes a cap or budget away."""
+
+    weight: int | None = None
+    max_concurrent_chunks: int | None = None
+    monthly_token_budget: int | None = None
+
+
+def update_shares(session: Session, tenant: Tenant, shares: TenantShares) -> Tenant:
+    for name in ("weight", "max_concurrent_chunks", "monthly_token_budget"):
+        value = getattr(shares, name)
+        if value is not None and value < 0:
+            raise RequestRefused(f"{name} must be 0 or more (got {value})", code="invalid_tenant")
+    if shares.weight is not None:
+        if shares.weight < 1:
+            raise RequestRefused("the weight must be 1 or more", code="invalid_tenant")
+        tenant.weight = shares.weight
+    if shares.max_concurrent_chunks is not None:
+        tenant.max_concurrent_chunks = shares.max_concurrent_chunks or None
+    if shares.monthly_token_budget is not None:
+        tenant.monthly_token_budget = shares.monthly_token_budget or None
+    session.flush()
+    return tenant
 
 
 # --- keys -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Batch, Job, Tenant, UsageRecord
+from ltb.fair_share import batch_eta_s, job_eta_s
 from ltb.outputs import MANIFEST_FILE, OUTPUTS, revision_prefix
 from ltb.retention import effective_days, expires_at, outputs_gone
 from ltb.schemas import BatchView, JobView
@@ -115,6 +116,8 @@ def job_model(
             "outputs_expired_at": job.outputs_expired_at,
             "output_revision": job.output_revision,
             "revisions": _revisions(session, job),
+            "priority": job.priority,
+            "eta_s": job_eta_s(session, job),
         }
     )
 
@@ -167,6 +170,8 @@ def batch_model(session: Session, batch: Batch) -> BatchView:
                 for job_id, uri, target, code, message in failures
             ],
             "failure_codes": failure_codes,
+            "priority": batch.priority,
+            "eta_s": batch_eta_s(session, batch),
         }
     )
 

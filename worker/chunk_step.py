@@ -203,7 +203,7 @@ def _checkpoint(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> No
 
 
 def _split(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
-    """A truncated answer: cut the chunk in two at a pause and queue both halves."""
+    """A truncated answer: cut the chunk in two at a pause; the dispatcher admits both halves."""
     job, planned = claimed.job, claimed.planned
     with unit_of_work(ctx.sessions) as session:
         analysis = repo.cached_analysis(session, job.tenant_id, job.source_sha256 or "")
@@ -252,16 +252,13 @@ def _split(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
             f"output_truncated: chunk {planned.index} hit the output limit and was redone as chunks "
             f"{halves[0].index} and {halves[1].index}",
         ]
-        session.flush()
-        new_ids = [row.id for row in rows]
     log.info(
         "chunk %s of job %s truncated (%s attempts); split",
         planned.index,
         job.id,
         len(result.attempts),
     )
-    for chunk_id in new_ids:
-        ctx.queue.send_task(TRANSLATE_CHUNK, args=[str(chunk_id)])
+    # The halves wait, pending, for the dispatcher that runs after this task (worker/tasks.py).
 
 
 def _give_up(ctx: WorkerContext, claimed: Claimed, error: LtbError) -> None:

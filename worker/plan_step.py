@@ -1,6 +1,7 @@
-"""plan a job: fetch → probe → speech map → plan, then queue one task per chunk.
+"""plan a job: fetch → probe → speech map → plan, then record its chunks as pending for the
+dispatcher (worker/dispatch.py), which admits them to the queue by tenant fairness.
 
-Idempotent: a job already planned only has its unfinished chunks queued again, so a
+Idempotent: a job already planned only has its admitted chunks queued again, so a
 duplicated or retried plan message costs nothing. Each phase commits on its own, so the
 API shows the stage a job is in while the long work runs outside any transaction, and a
 heartbeat marks the job alive meanwhile, so an idle fleet does not send the plan again.
@@ -26,7 +27,6 @@ from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
 from ltb.states import (
     FINALIZE_STAGES,
     JOB_ACTIVE,
-    ChunkStatus,
     DubMix,
     JobStage,
     JobStatus,
@@ -37,6 +37,8 @@ from pipeline.estimate import TranslationRequest, plan_options
 from pipeline.plan import ChunkPlan, Source, plan_chunks
 from worker import repository as repo
 from worker.context import WorkerContext
+from worker.dispatch import dispatch
+from worker.dispatch_repository import admitted_pending
 from worker.fetch import SourceCache
 from worker.heartbeat import JobHeartbeat
 from worker.locks import source_lock
@@ -147,6 +149,7 @@ def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     queued = _record_plan(ctx, facts, analysis, plan)
     for task, target in queued:
         ctx.queue.send_task(task, args=[str(target)])
+    dispatch(ctx)
 
 
 def _analyse(ctx: WorkerContext, facts: JobFacts) -> SourceAnalysis:
@@ -225,7 +228,7 @@ def _record_plan(
         session.flush()
         if plan.no_speech:
             return [(FINALIZE_JOB, job.id)]
-        return [(TRANSLATE_CHUNK, row.id) for row in rows if row.status == ChunkStatus.PENDING]
+        return []  # the chunks wait, pending, for the dispatcher's fair turn
 
 
 def _budget_refusal(job: Job, input_tokens: int, cost: Decimal) -> str | None:
@@ -248,7 +251,7 @@ def abandoned(limit: int) -> LtbError:
 
 
 def requeue_unfinished(ctx: WorkerContext, job_id: uuid.UUID) -> None:
-    """Queues a planned job's pending chunks, or its finalize if every chunk is done.
+    """Queues a planned job's admitted chunks again, or its finalize if every chunk is done.
 
     A job a finalize holds (assembling, publishing) keeps its stage: the finalize owns it,
     and the reaper takes it back if that finalize dies."""
@@ -260,10 +263,12 @@ def requeue_unfinished(ctx: WorkerContext, job_id: uuid.UUID) -> None:
             job.stage = JobStage.TRANSLATING  # a twin plan left a planning stage behind
         pending = repo.pending_chunk_ids(session, job_id)
         all_done = job.chunks_done >= job.chunks_total and not pending
+        admitted = admitted_pending(session, job_id)
     if all_done:
         ctx.queue.send_task(FINALIZE_JOB, args=[str(job_id)])
-    for chunk_id in pending:
+    for chunk_id in admitted:
         ctx.queue.send_task(TRANSLATE_CHUNK, args=[str(chunk_id)])
+    dispatch(ctx)  # those not admitted yet wait for their fair turn
 
 
 def _stage(ctx: WorkerContext, job_id: uuid.UUID, stage: JobStage) -> None:

@@ -4,8 +4,9 @@ the broker lost can be sent again; every task is idempotent, so sending twice is
 
 - chunks whose lease expired (the holder was killed) go back to pending, or fail after
   too many claims (a chunk that kills every worker must not loop forever);
-- pending chunks and queued jobs are re-sent when the queue is empty but they have not
-  moved for a while: their messages were lost (a Redis restart without persistence);
+- admitted pending chunks and queued jobs are re-sent when the queue is empty but they
+  have not moved for a while: their messages were lost (a Redis restart without
+  persistence); chunks not admitted yet are the dispatcher's, which every sweep runs;
 - jobs whose chunks are all done but which were never finalized are finalized again, and
   so are jobs whose finalize fell silent (no heartbeat for LTB_REAPER_STALE_S: its worker
   died); a plan or finalize that has used up its attempts fails the job instead;
@@ -55,6 +56,7 @@ from worker import repository as repo
 from worker import sweep_repository as sweeps
 from worker.cleanup import remove_finished_work, sweep_scratch
 from worker.context import WorkerContext
+from worker.dispatch import dispatch_quietly
 
 log = logging.getLogger("ltb.worker.reaper")
 
@@ -103,6 +105,7 @@ def reap(ctx: WorkerContext) -> Sweep:
                 sweep.failed_chunks += 1
             else:
                 chunk.status, chunk.lease_until, chunk.lease_owner = ChunkStatus.PENDING, None, None
+                chunk.admitted_at = chunk.admitted_at or moment  # re-sent below, still in flight
                 sweep.chunks.append(chunk.id)
                 revived.add(chunk.job_id)
         _fail_exhausted(ctx, session, sweep, stale)
@@ -143,6 +146,9 @@ def reap(ctx: WorkerContext) -> Sweep:
             sweep.failed_chunks,
             len(sweep.failed_jobs),
         )
+    # Admits what lost its dispatcher (a worker that died between a chunk and the next
+    # admission, a cancel that freed slots) while the window has room.
+    dispatch_quietly(ctx)
     try:
         sweep_scratch(settings)
         remove_finished_work(ctx)

@@ -28,13 +28,15 @@ def expired_leases(session: Session, moment: datetime) -> list[tuple[Chunk, list
 
 
 def lost_chunks(session: Session, stale: datetime) -> list[uuid.UUID]:
-    """Pending chunks of running jobs that have not moved since `stale`."""
+    """Admitted pending chunks of running jobs that have not moved since `stale` (chunks
+    not admitted yet are the dispatcher's, which every sweep runs)."""
     return list(
         session.scalars(
             select(Chunk.id)
             .join(Job, Job.id == Chunk.job_id)
             .where(
                 Chunk.status == ChunkStatus.PENDING,
+                Chunk.admitted_at.is_not(None),
                 Chunk.updated_at < stale,
                 Job.status == JobStatus.RUNNING,
             )

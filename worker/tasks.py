@@ -27,6 +27,7 @@ from ltb.settings import get_settings
 from worker import (
     batch_step,
     chunk_step,
+    dispatch,
     finalize_step,
     plan_step,
     reaper,
@@ -69,7 +70,12 @@ def plan_job(job_id: str) -> None:
 
 @app.task(name=TRANSLATE_CHUNK)
 def translate_chunk(chunk_id: str) -> None:
-    chunk_step.run_chunk(worker_context(), uuid.UUID(chunk_id))
+    ctx = worker_context()
+    try:
+        chunk_step.run_chunk(ctx, uuid.UUID(chunk_id))
+    finally:
+        # However the chunk ended, its slot in the window is free: admit the next fair one.
+        dispatch.dispatch_quietly(ctx)
 
 
 @app.task(name=FINALIZE_JOB)

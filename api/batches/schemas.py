@@ -23,6 +23,7 @@ from api.jobs.schemas import (
 from ltb.languages import LANGUAGES
 from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB
 from ltb.schemas import BatchView
+from ltb.states import Priority
 
 __all__ = ["BatchCreate", "BatchView"]
 
@@ -61,6 +62,11 @@ class BatchCreate(BaseModel):
     visual_context: VisualContext = VisualContext.OFF
     labels: Labels = Field(default_factory=dict)
     budget: Budget | None = Field(default=None, description="Applies to each job.")
+    priority: Priority = Field(
+        default=Priority.NORMAL,
+        description="Order among this tenant's own jobs (for each job of the batch): high before normal before low. "
+        "It never moves the job ahead of other tenants' fair shares.",
+    )
     callback_url: CallbackUrl | None = Field(
         default=None, description="Receives job.* for each job and batch.completed at the end."
     )

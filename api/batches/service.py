@@ -17,7 +17,7 @@ from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError, not_found
 from api.idempotency import replayed, request_fingerprint
 from api.jobs import repository as jobs_repository
-from api.jobs.service import allowed
+from api.jobs.service import allowed, refuse_over_budget
 from ltb.db.models import Batch, Tenant
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
@@ -72,6 +72,7 @@ def submit(
         existing = repository.by_idempotency_key(session, tenant_id=tenant.id, key=idempotency_key)
         if existing is not None:
             return replayed(existing, fingerprint, what="batch")
+    refuse_over_budget(session, tenant)
     targets, voices = _targets_and_voices(body)
     check_job_retention(body.retention_days, tenant.retention_days)
     if body.callback_url:
@@ -92,6 +93,7 @@ def submit(
         ),
         labels=dict(body.labels),
         callback_url=body.callback_url,
+        priority=body.priority,
         jobs_total=total,
     )
     session.add(batch)
@@ -221,6 +223,7 @@ def _job_row(
         "budget_max_cost": body.budget.max_cost if body.budget else None,
         "callback_url": body.callback_url,
         "retention_days": body.retention_days,
+        "priority": body.priority,
         "status": JobStatus.QUEUED,
     }
 

@@ -152,6 +152,7 @@ def reopen_unfinished_chunks(session: Session, *, job_ids: Sequence[uuid.UUID]) 
             status=ChunkStatus.PENDING,
             lease_until=None,
             lease_owner=None,
+            admitted_at=None,  # back in the tenant's line for the dispatcher
             error_code=None,
             error_message=None,
         )

@@ -45,6 +45,7 @@ from ltb.schemas import (
     VisualContext,
     Voice,
 )
+from ltb.states import Priority
 
 # The outside view lives in ltb.schemas (the workers build webhook bodies with it); the
 # API publishes it from here.
@@ -225,6 +226,11 @@ class JobCreate(BaseModel):
         description="s3://bucket/prefix/ for the outputs; default under the output bucket.",
     )
     budget: Budget | None = None
+    priority: Priority = Field(
+        default=Priority.NORMAL,
+        description="Order among this tenant's own jobs: high before normal before low. "
+        "It never moves the job ahead of other tenants' fair shares.",
+    )
     labels: Labels = Field(default_factory=dict)
     estimate_only: bool = False
     callback_url: CallbackUrl | None = Field(

@@ -4,8 +4,9 @@ transaction does, then sends what they queued."""
 from __future__ import annotations
 
 import base64
+import math
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from api.jobs.schemas import (
     JobView,
 )
 from ltb.db.models import Job, Tenant
+from ltb.fair_share import booked_tokens_this_month, next_month_start
 from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.lifecycle import finish_job, reopen_in_batch
 from ltb.outputs import audio_only_key, check_video_outputs, spoken
@@ -48,6 +50,7 @@ def submit(
         existing = repository.by_idempotency_key(session, tenant_id=tenant.id, key=idempotency_key)
         if existing is not None:
             return replayed(existing, fingerprint, what="request body")
+    refuse_over_budget(session, tenant)
     job = new_job(context, tenant=tenant, body=body)
     job.idempotency_key = idempotency_key
     job.request_fingerprint = fingerprint
@@ -124,7 +127,29 @@ def new_job(
         budget_max_input_tokens=body.budget.max_input_tokens if body.budget else None,
         budget_max_cost=body.budget.max_cost if body.budget else None,
         retention_days=retention_days,
+        priority=body.priority,
         status=JobStatus.QUEUED,
+    )
+
+
+def refuse_over_budget(session: Session, tenant: Tenant) -> None:
+    """No new job once the tenant's booked tokens this month reach its monthly budget; jobs
+    already accepted run on (a budget is a ceiling on new work, not a kill switch)."""
+    if tenant.monthly_token_budget is None:
+        return
+    moment = datetime.now(UTC)
+    booked = booked_tokens_this_month(session, tenant.id, moment)
+    if booked < tenant.monthly_token_budget:
+        return
+    raise ApiError(
+        429,
+        "tenant_budget_exhausted",
+        f"this tenant booked {booked:,} tokens this month, its budget is "
+        f"{tenant.monthly_token_budget:,}; new jobs are accepted again next month, or once "
+        "an operator raises it (ltb tenants update --monthly-token-budget)",
+        headers={
+            "Retry-After": str(math.ceil((next_month_start(moment) - moment).total_seconds()))
+        },
     )
 
 

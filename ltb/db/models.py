@@ -32,7 +32,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from ltb.states import BatchStatus, ChunkStatus, JobStatus, UsageOutcome, WebhookStatus
+from ltb.states import BatchStatus, ChunkStatus, JobStatus, Priority, UsageOutcome, WebhookStatus
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 Money = Numeric(20, 8)
@@ -85,6 +85,12 @@ class Tenant(Base):
     webhook_secret: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
     # Days a finished job's outputs and copies are kept; None keeps them until deleted.
     retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Its share of the account quota against other tenants with work waiting (fair scheduling).
+    weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # At most this many of its chunks in flight at once; None: only the dispatch window.
+    max_concurrent_chunks: Mapped[int | None] = mapped_column(Integer, default=None)
+    # New jobs are refused once this calendar month's booked tokens reach it; None: no budget.
+    monthly_token_budget: Mapped[int | None] = mapped_column(BigInteger, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -132,6 +138,10 @@ class Batch(Base):
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # Given to each of its jobs (a Priority).
+    priority: Mapped[str] = mapped_column(
+        String(8), default=Priority.NORMAL, server_default="normal"
+    )
     # open: jobs still to finish | completed: every job finished | cancelled
     status: Mapped[str] = mapped_column(String(16), default=BatchStatus.OPEN)
     jobs_total: Mapped[int] = mapped_column(Integer, default=0)
@@ -183,6 +193,10 @@ class Job(Base):
     budget_max_input_tokens: Mapped[int | None] = mapped_column(BigInteger, default=None)
     budget_max_cost: Mapped[Decimal | None] = mapped_column(default=None)
     callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # Its order among its own tenant's work (a Priority).
+    priority: Mapped[str] = mapped_column(
+        String(8), default=Priority.NORMAL, server_default="normal"
+    )
 
     # A JobStatus and a JobStage (ltb/states.py); plain strings in the database.
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
@@ -235,6 +249,13 @@ class Chunk(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "idx", name="uq_chunks_job_idx"),
         Index("ix_chunks_status_lease", "status", "lease_until"),
+        Index(
+            "ix_chunks_dispatch",
+            "tenant_id",
+            "admitted_at",
+            postgresql_where=text("status IN ('pending', 'running')"),
+            sqlite_where=text("status IN ('pending', 'running')"),
+        ),
         # Metrics read the recently finished chunks; done chunks have no lease to index.
         Index(
             "ix_chunks_done_finished",
@@ -261,6 +282,8 @@ class Chunk(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
+    # When the dispatcher sent its task: pending and admitted, or running, is in flight.
+    admitted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     est_input_audio: Mapped[int] = mapped_column(Integer, default=0)
     est_input_video: Mapped[int] = mapped_column(Integer, default=0)

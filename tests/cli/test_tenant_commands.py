@@ -207,3 +207,38 @@ def test_bad_retention_updates_are_refused_with_codes(operator: Operator) -> Non
         "tenants", "update", name, "--retention-days", "3", "--keep-forever"
     ) == ("invalid_tenant_update")
     assert operator.refused("tenants", "update", new_name(), "--keep-forever") == "unknown_tenant"
+
+
+def test_tenants_update_sets_weight_cap_and_budget_keeps_what_is_left_out_and_0_removes(
+    operator: Operator,
+) -> None:
+    name = new_name()
+    operator.ok("tenants", "create", name, "--allow", f"s3://media/{name}/")
+    defaults = json.loads(operator.ok("tenants", "show", name))
+    assert (defaults["weight"], defaults["max_concurrent_chunks"]) == (1, None)
+    assert defaults["monthly_token_budget"] is None
+
+    printed = json.loads(
+        operator.ok(
+            "tenants",
+            "update",
+            name,
+            "--weight",
+            "3",
+            "--max-concurrent-chunks",
+            "20",
+            "--monthly-token-budget",
+            "5000000",
+        )
+    )
+    assert {key: printed[key] for key in ("weight", "max_concurrent_chunks")} == {
+        "weight": 3,
+        "max_concurrent_chunks": 20,
+    }
+    assert printed["monthly_token_budget"] == 5000000 and printed["name"] == name
+    operator.ok("tenants", "update", name, "--max-concurrent-chunks", "0")
+    shown = json.loads(operator.ok("tenants", "show", name))
+    assert (shown["weight"], shown["max_concurrent_chunks"]) == (3, None)
+    assert shown["monthly_token_budget"] == 5000000
+    assert operator.refused("tenants", "update", new_name(), "--weight", "2") == "unknown_tenant"
+    assert operator.run("tenants", "update", name, "--weight", "0").returncode == 2
