@@ -33,10 +33,12 @@ from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis
 from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
+from pipeline.dub.chunk_audio import DubAudio
 from pipeline.manifest import ChunkOutcome, build_manifest, chunk_reports
 from worker import repository as repo
 from worker.cleanup import remove_work
 from worker.context import WorkerContext
+from worker.dub_audio import stored_dubs
 from worker.heartbeat import JobHeartbeat
 
 log = logging.getLogger("ltb.worker.finalize")
@@ -117,7 +119,9 @@ def _publish(
 ) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix=f"finalize-{job.id}-", dir=_scratch(ctx)))
     try:
-        translated = [_translated(ctx, c) for c in chunks if c.status == ChunkStatus.DONE]
+        done = [c for c in chunks if c.status == ChunkStatus.DONE]
+        dubs = stored_dubs(ctx.sessions, ctx.store, job.id, done)
+        translated = [_translated(c, dubs[c.id]) for c in done]
         assembled = assemble_outputs(
             translated,
             outputs=job.outputs,
@@ -194,17 +198,13 @@ def _scratch(ctx: WorkerContext) -> Path:
     return ctx.settings.scratch_dir
 
 
-def _translated(ctx: WorkerContext, chunk: Chunk) -> TranslatedChunk:
-    with ctx.sessions() as session:
-        pcm = repo.chunk_audio(session, chunk.id) or b""
-    if not pcm and chunk.result_audio_uri:  # a chunk done before the dub moved into the database
-        pcm = ctx.store.get_bytes(ObjectRef.parse(chunk.result_audio_uri), max_bytes=2**31)
+def _translated(chunk: Chunk, audio: DubAudio) -> TranslatedChunk:
     return TranslatedChunk(
         index=chunk.idx,
         span=Span(chunk.start_s, chunk.end_s),
         speech=tuple(Span(a, b) for a, b in chunk.speech),
         text=chunk.result_text or "",
-        pcm=pcm,
+        audio=audio,
     )
 
 
