@@ -27,6 +27,8 @@ SUITES = {
     "fleet": "benchmarks.fleet_bench",
     "chaos": "benchmarks.chaos_bench",
     "memory": "benchmarks.memory_bench",
+    "long_file": "benchmarks.long_file_bench",
+    "api_latency": "benchmarks.api_latency_bench",
 }
 # Figures these suites produce are written at the top level of the file.
 TOP_LEVEL = {"fleet"}

@@ -151,7 +151,9 @@ def _assemble_in_child(caller: str, layout_path: Path, out_dir: Path) -> None:
     from ltb.storage import LocalStore
 
     if caller == "worker":
-        import worker.finalize_step  # noqa: F401
+        import worker.tasks  # noqa: F401  (what a worker process has loaded)
+    elif caller == "cli":
+        import cli.translate_cmd  # noqa: F401  (what `ltb translate` has loaded)
 
     layout = json.loads(layout_path.read_text())
     rss_after_imports_mb = peak_rss_self_mb()
