@@ -54,7 +54,7 @@ def run() -> dict[str, Any]:
     from support.postgres import fresh_database
     from support.processes import free_port
     from support.redis_server import redis_server
-    from support.s3 import moto_server
+    from support.s3 import moto_server, s3_store
 
     logs = CACHE / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -62,6 +62,7 @@ def run() -> dict[str, Any]:
         database = stack.enter_context(fresh_database("api_latency"))
         redis = stack.enter_context(redis_server(CACHE))
         endpoint = stack.enter_context(moto_server())
+        s3_store(endpoint, "media", "ltb-outputs")  # the buckets the service checks at start
         emulator = stack.enter_context(
             start_emulator(["--api-key", KEY], api_key=KEY, log_dir=logs)
         )

@@ -315,16 +315,28 @@ def _client_group(args: tuple[str, str, int, int, float]) -> tuple[list[float], 
                         "source_uri": f"s3://media/bench/latency/{number}-{i}.mp3",
                         "target_lang": "en",
                     }
-                    job_id = http.post("/v1/jobs", json=body).json()["id"]
+                    job_id = _answered(http.post("/v1/jobs", json=body))["id"]
                     posts.append((time.perf_counter() - tick) * 1000)
                 else:
-                    http.get(f"/v1/jobs/{job_id}").raise_for_status()
+                    _answered(http.get(f"/v1/jobs/{job_id}"))
                     gets.append((time.perf_counter() - tick) * 1000)
                 time.sleep(max(0.0, interval_s - (time.perf_counter() - tick)))
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         list(pool.map(client, range(first, first + count)))
     return posts, gets
+
+
+def _answered(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON; a refusal as a plain error that survives the process pool
+    (httpx's own errors cannot be unpickled there) and says what the API answered."""
+    if response.is_error:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:300]}"
+        )
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def _usage_report(api_url: str, key: str, database: str) -> dict[str, Any]:
