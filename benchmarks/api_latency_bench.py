@@ -1,21 +1,17 @@
-"""Issue 13 §6: POST /v1/jobs latency, and where its milliseconds go.
+"""Issue 13 §6: POST /v1/jobs latency.
 
     python -m benchmarks api_latency
 
 - api_latency_ms: the fleet suite's 100 paced clients (three runs), against `ltb api`
   while 4 `ltb worker`s run, without the fleet suite's 200-job saturation first, so the
   figure can be taken on its own in a few minutes.
-- post_profile_ms: the same POST made in this process through the app (no network, no
-  Uvicorn), sequentially under cProfile, its time per request split by the stage it is
-  spent in: the tenant's key lookup, the per-tenant rate limit, body validation, the job
-  row and its idempotency check, the commit, the plan task's send, the answer's view.
+- post_in_process_ms: the same POST made sequentially in this process through the app
+  (no network, no Uvicorn): what the request path costs apart from the server's queueing.
 """
 
 from __future__ import annotations
 
-import cProfile
 import os
-import pstats
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,6 +20,7 @@ from typing import Any
 from benchmarks._service import (
     api_process,
     beat_process,
+    quantile,
     service_env,
     tenant_with_key,
     use_test_support,
@@ -34,18 +31,8 @@ from benchmarks.fleet_bench import api_latency
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".ltb" / "bench-media" / "api-latency"
 WORKERS = 4
-PROFILED_POSTS = 300
+IN_PROCESS_POSTS = 300
 KEY = "sk-api-latency-bench-00000000000"
-# Where a POST's time is spent, by the function its stack passes through (cumulative).
-STAGES = {
-    "key_lookup": ("api/deps.py", "get_tenant"),
-    "rate_limit": ("api/", "enforce_rate_limit"),
-    "submit (job row, idempotency check, flush)": ("api/jobs/service.py", "submit"),
-    "commit": ("sqlalchemy/orm/session.py", "commit"),
-    "send plan task": ("celery/app/base.py", "send_task"),
-    "view (answer built)": ("api/jobs/service.py", "view"),
-    "response JSON": ("fastapi/routing.py", "serialize_response"),
-}
 
 
 def run() -> dict[str, Any]:
@@ -81,16 +68,17 @@ def run() -> dict[str, Any]:
             stack.enter_context(worker_process(env, logs / f"worker-{i}.log"))
         stack.enter_context(beat_process(env, logs / "beat.log"))
         latency = api_latency(f"http://127.0.0.1:{port}", api_key)
-        profile = _post_profile(env, api_key)
+        in_process = _post_in_process(env, api_key)
     return {
         "api_latency_ms": {**latency, "workers_running": WORKERS},
-        "post_profile_ms": profile,
+        "post_in_process_ms": in_process,
         "targets": {"post_p50": "<= 10", "post_p99": "< 100"},
     }
 
 
-def _post_profile(env: dict[str, str], api_key: str) -> dict[str, Any]:
-    """Sequential POSTs through the app in this process, profiled, per request."""
+def _post_in_process(env: dict[str, str], api_key: str) -> dict[str, Any]:
+    """Sequential POSTs through the app in this process (no network, no Uvicorn): what
+    the request path itself costs, apart from the server's queueing."""
     os.environ.update(env)
     from fastapi.testclient import TestClient
 
@@ -99,42 +87,16 @@ def _post_profile(env: dict[str, str], api_key: str) -> dict[str, Any]:
 
     get_settings.cache_clear()
     headers = {"Authorization": f"Bearer {api_key}"}
+    times_ms: list[float] = []
     with TestClient(create_app()) as client:
-
-        def post(number: int) -> None:
+        for number in range(20 + IN_PROCESS_POSTS):  # the first 20 warm up
             body = {"source_uri": f"s3://media/bench/profile/{number}.mp3", "target_lang": "en"}
+            tick = time.perf_counter()
             client.post("/v1/jobs", json=body, headers=headers).raise_for_status()
-
-        for number in range(20):  # warm up: connections, the key cache
-            post(number)
-        profiler = cProfile.Profile()
-        started = time.perf_counter()
-        profiler.enable()
-        for number in range(PROFILED_POSTS):
-            post(1000 + number)
-        profiler.disable()
-        elapsed_s = time.perf_counter() - started
-    stats = pstats.Stats(profiler)
-    per_request = {
-        stage: round(_cumulative_s(stats, path, name) * 1000 / PROFILED_POSTS, 2)
-        for stage, (path, name) in STAGES.items()
-    }
+            if number >= 20:
+                times_ms.append((time.perf_counter() - tick) * 1000)
     return {
-        "requests": PROFILED_POSTS,
-        "wall_per_request": round(elapsed_s * 1000 / PROFILED_POSTS, 2),
-        "by_stage": per_request,
-        "note": "under cProfile (which slows Python code ~1.5-2x); in-process, no Uvicorn",
+        "requests": IN_PROCESS_POSTS,
+        "p50": round(quantile(times_ms, 0.5), 2),
+        "p99": round(quantile(times_ms, 0.99), 2),
     }
-
-
-def _cumulative_s(stats: pstats.Stats, path_part: str, name: str) -> float:
-    """The cumulative time of functions named `name` in a file whose path has `path_part`
-    (outermost calls only, so recursion is not counted twice)."""
-    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    return float(
-        sum(
-            cumulative
-            for (file, _line, function), (_cc, _nc, _tt, cumulative, _callers) in table.items()
-            if function == name and path_part in file
-        )
-    )
