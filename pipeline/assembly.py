@@ -19,6 +19,7 @@ from ltb.states import DubMix
 from ltb.timeline import Span
 from pipeline.deliver.mix import MixReport, mix_dub
 from pipeline.dub import DubReport, DubRequest, place_dubs, render_dub, samples_from_pcm16
+from pipeline.dub.chunk_audio import NO_AUDIO, DubAudio
 from pipeline.dub.pcm import SAMPLE_RATE_HZ
 from pipeline.subtitles import Cue, TimedText, build_cues
 
@@ -28,17 +29,21 @@ DEFAULT_SUBTITLE_FPS = 24.0
 
 @dataclass(frozen=True, slots=True)
 class TranslatedChunk:
-    """One chunk that came back: where it sits, where its speech is, what it says."""
+    """One chunk that came back: where it sits, where its speech is, what it says.
+
+    Its dub is a reader, not bytes: assembly reads one chunk's audio at a time, so no
+    caller needs to hold a whole long dub in memory (pipeline/dub/chunk_audio.py).
+    """
 
     index: int
     span: Span
     speech: tuple[Span, ...]
     text: str
-    pcm: bytes
+    audio: DubAudio = NO_AUDIO
 
     @property
     def dub_s(self) -> float:
-        return len(self.pcm) / 2 / SAMPLE_RATE_HZ
+        return self.audio.nbytes / 2 / SAMPLE_RATE_HZ
 
 
 def in_timeline_order(chunks: Sequence[TranslatedChunk]) -> list[TranslatedChunk]:
@@ -98,7 +103,7 @@ def write_dub(
     true_peak_dbtp: float,
 ) -> DubReport:
     """dub.wav: each chunk's dub from its first speech region, never overlapping the next."""
-    voiced = [c for c in in_timeline_order(chunks) if c.pcm and c.speech]
+    voiced = [c for c in in_timeline_order(chunks) if c.audio.nbytes and c.speech]
     placements = place_dubs(
         [
             DubRequest(index=c.index, anchor_s=c.speech[0].start_s, duration_s=c.dub_s)
@@ -107,9 +112,11 @@ def write_dub(
         timeline_end_s=timeline_end_s,
         max_speed=max_speed,
     )
-    audio = {c.index: c.pcm for c in voiced}
+    audio = {c.index: c.audio for c in voiced}
+    # Read as the renderer reaches each placement: one chunk's PCM in memory at a time.
     segments = (
-        (placement, samples_from_pcm16(pcm=audio[placement.index])) for placement in placements
+        (placement, samples_from_pcm16(pcm=audio[placement.index].read()))
+        for placement in placements
     )
     return render_dub(
         segments,

@@ -33,6 +33,7 @@ from pipeline.assemble import (
 )
 from pipeline.deliver.mix import MixReport
 from pipeline.dub import DubReport
+from pipeline.dub.chunk_audio import NO_AUDIO, DubAudio, PcmFile
 from pipeline.estimate import TranslationRequest, plan_options
 from pipeline.extract import extract_chunk
 from pipeline.manifest import ChunkOutcome, build_manifest, chunk_reports
@@ -92,6 +93,9 @@ class RunResult:
 class _Books:
     """What the run knows of its chunks as they come back."""
 
+    # Where each reply's dub is spilled as it arrives: a long file's dub never sits in
+    # memory whole; assembly reads it back one chunk at a time.
+    dub_dir: Path
     outcomes: dict[int, ChunkOutcome] = field(default_factory=dict)
     translated: dict[int, TranslatedChunk] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -125,7 +129,9 @@ def translate_file(
     work_dir.mkdir(exist_ok=True)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     log = JsonlUsageLog(work_dir / f"usage-{run_id}.jsonl", model=client.model)
-    books = _Books(warnings=[*analysis.warnings, *plan.warnings])
+    books = _Books(
+        dub_dir=work_dir / f"dub-{run_id}", warnings=[*analysis.warnings, *plan.warnings]
+    )
 
     runner = _ChunkRunner(job, settings, client, limiter, log, work_dir / "payloads")
     error: LtbError | None = None
@@ -140,11 +146,14 @@ def translate_file(
     subtitles: dict[str, Any] | None = None
     dub: DubReport | None = None
     mix: MixReport | None = None
-    if error is None:
-        watch.assembling()
-        outputs, subtitles, dub, mix = _assemble(
-            job, settings, analysis, books, no_speech=plan.no_speech
-        )
+    try:
+        if error is None:
+            watch.assembling()
+            outputs, subtitles, dub, mix = _assemble(
+                job, settings, analysis, books, no_speech=plan.no_speech
+            )
+    finally:
+        shutil.rmtree(books.dub_dir, ignore_errors=True)
     outcome = "failed" if error else ("no_speech" if plan.no_speech else "ok")
     manifest = build_manifest(
         job=_job_parameters(job, settings, client, price_table, analysis),
@@ -285,11 +294,15 @@ def _translate_all(
                     span=chunk.span,
                     speech=chunk.speech,
                     text=reply.text,
-                    pcm=reply.pcm,
+                    audio=_spilled(books, chunk.index, reply.pcm),
                 )
                 watch.chunk_finished(chunk, ChunkStatus.DONE)
         if failure is not None:
             raise failure
+
+
+def _spilled(books: _Books, index: int, pcm: bytes) -> DubAudio:
+    return PcmFile.spill(books.dub_dir / f"chunk-{index}.pcm", pcm) if pcm else NO_AUDIO
 
 
 def _settle(

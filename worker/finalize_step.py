@@ -37,6 +37,7 @@ from pipeline.assemble import (
     TranslatedChunk,
     assemble_outputs,
 )
+from pipeline.dub.chunk_audio import DubAudio
 from pipeline.manifest import ChunkOutcome, build_manifest, chunk_reports
 from pipeline.subtitles import Cue
 from worker import repository as repo
@@ -44,6 +45,7 @@ from worker import revision_repository as revisions
 from worker import usage_repository
 from worker.cleanup import remove_work
 from worker.context import WorkerContext
+from worker.dub_audio import stored_dubs
 from worker.heartbeat import JobHeartbeat
 from worker.plan_step import source_cache
 
@@ -137,7 +139,9 @@ def publish_outputs(
     prefix = revision_prefix(job.output_prefix, revision)
     scratch = Path(tempfile.mkdtemp(prefix=f"finalize-{job.id}-", dir=_scratch(ctx)))
     try:
-        translated = [_translated(ctx, c) for c in chunks if c.status == ChunkStatus.DONE]
+        done = [c for c in chunks if c.status == ChunkStatus.DONE]
+        dubs = stored_dubs(ctx.sessions, ctx.store, job.id, done)
+        translated = [_translated(c, dubs[c.id]) for c in done]
         work_dir = scratch / "work"
         work_dir.mkdir()
         assembled = assemble_outputs(
@@ -240,17 +244,13 @@ def _scratch(ctx: WorkerContext) -> Path:
     return ctx.settings.scratch_dir
 
 
-def _translated(ctx: WorkerContext, chunk: Chunk) -> TranslatedChunk:
-    with ctx.sessions() as session:
-        pcm = repo.chunk_audio(session, chunk.id) or b""
-    if not pcm and chunk.result_audio_uri:  # a chunk done before the dub moved into the database
-        pcm = ctx.store.get_bytes(ObjectRef.parse(chunk.result_audio_uri), max_bytes=2**31)
+def _translated(chunk: Chunk, audio: DubAudio) -> TranslatedChunk:
     return TranslatedChunk(
         index=chunk.idx,
         span=Span(chunk.start_s, chunk.end_s),
         speech=tuple(Span(a, b) for a, b in chunk.speech),
         text=chunk.result_text or "",
-        pcm=pcm,
+        audio=audio,
     )
 
 

@@ -216,6 +216,16 @@ def chunk_audio(session: Session, chunk_id: uuid.UUID) -> bytes | None:
     return session.scalar(select(ChunkAudio.pcm).where(ChunkAudio.chunk_id == chunk_id))
 
 
+def chunk_audio_sizes(session: Session, job_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """The byte length of each of a job's stored dubs, without reading the audio."""
+    rows = session.execute(
+        select(ChunkAudio.chunk_id, func.length(ChunkAudio.pcm))
+        .join(Chunk, Chunk.id == ChunkAudio.chunk_id)
+        .where(Chunk.job_id == job_id)
+    )
+    return {chunk_id: int(size) for chunk_id, size in rows}
+
+
 def finish_chunk(
     session: Session,
     chunk_id: uuid.UUID,

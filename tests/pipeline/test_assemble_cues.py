@@ -12,9 +12,7 @@ from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
 from pipeline.subtitles import Cue
 
 DUB = DubSettings(max_speed=1.3, loudness_lufs=-23.0, true_peak_dbtp=-1.0)
-CHUNK = TranslatedChunk(
-    index=0, span=Span(0.0, 6.0), speech=(Span(0.5, 5.5),), text="Hello there.", pcm=b""
-)
+CHUNK = TranslatedChunk(index=0, span=Span(0.0, 6.0), speech=(Span(0.5, 5.5),), text="Hello there.")
 
 
 def test_the_subtitle_kinds_are_the_ones_written_from_cues() -> None:
