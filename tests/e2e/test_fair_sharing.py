@@ -21,9 +21,15 @@ BIG_JOBS = 8
 
 @pytest.fixture
 def narrow_service(service_env: ServiceEnv) -> Iterator[Service]:
-    """One worker and a window of two chunks in flight, so a backlog forms in Postgres."""
+    """One worker and a window of two chunks in flight, so a backlog forms in Postgres.
+
+    Chunks of about 4 s make each plan record several chunks at once: the backlog exists
+    as soon as the first big job is planned, whatever the machine's speed (with one chunk
+    a job, a fast fleet translated each chunk before the next plan, and no backlog formed).
+    """
     env = dataclasses.replace(
-        service_env, env={**service_env.env, "LTB_DISPATCH_WINDOW_CHUNKS": "2"}
+        service_env,
+        env={**service_env.env, "LTB_DISPATCH_WINDOW_CHUNKS": "2", "LTB_TARGET_CHUNK_S": "4"},
     )
     with Service.running(env, workers=1, name="fair") as running:
         yield running

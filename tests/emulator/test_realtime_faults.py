@@ -258,6 +258,8 @@ def test_a_stall_goes_silent_mid_response_then_carries_on() -> None:
         )
         texts = [i for i, t in enumerate(received.types) if t == "response.text.text"]
         assert len(texts) >= 2 and received.types[-1] == "session.finished"
-        # Silence after the first delta, then the rest of the response.
-        assert received.arrivals[texts[1]] - received.arrivals[texts[0]] >= 0.6
+        # Silence after the first delta, then the rest of the response. Only a lower bound,
+        # and half the stall: a busy client may read the first delta late, which shortens
+        # the gap it sees but never stretches a stall that did not happen.
+        assert received.arrivals[texts[1]] - received.arrivals[texts[0]] >= 0.3
         assert [e["outcome"] for e in emulator.ledger()] == ["ok"]
