@@ -29,14 +29,38 @@ class OutputSpec:
     engines: frozenset[Engine] = frozenset({Engine.FILE})
 
 
+BOTH = frozenset({Engine.FILE, Engine.REALTIME})
+REALTIME = frozenset({Engine.REALTIME})
+
 # In canonical order: requests are normalised to it, and outputs are listed in it.
 OUTPUTS: dict[OutputKind, OutputSpec] = {
     spec.kind: spec
     for spec in (
-        OutputSpec(OutputKind.TEXT, "translation.txt", "text/plain; charset=utf-8"),
-        OutputSpec(OutputKind.SRT, "subtitles.srt", "application/x-subrip; charset=utf-8"),
-        OutputSpec(OutputKind.VTT, "subtitles.vtt", "text/vtt; charset=utf-8"),
-        OutputSpec(OutputKind.WAV, "dub.wav", "audio/wav", spoken=True),
+        OutputSpec(OutputKind.TEXT, "translation.txt", "text/plain; charset=utf-8", engines=BOTH),
+        OutputSpec(
+            OutputKind.SRT, "subtitles.srt", "application/x-subrip; charset=utf-8", engines=BOTH
+        ),
+        OutputSpec(OutputKind.VTT, "subtitles.vtt", "text/vtt; charset=utf-8", engines=BOTH),
+        OutputSpec(OutputKind.WAV, "dub.wav", "audio/wav", spoken=True, engines=BOTH),
+        # --- realtime engine: the source transcript comes with every answer ---------------
+        OutputSpec(
+            OutputKind.TRANSCRIPT, "transcript.txt", "text/plain; charset=utf-8", engines=REALTIME
+        ),
+        OutputSpec(
+            OutputKind.SOURCE_SRT,
+            "source.srt",
+            "application/x-subrip; charset=utf-8",
+            engines=REALTIME,
+        ),
+        OutputSpec(
+            OutputKind.SOURCE_VTT, "source.vtt", "text/vtt; charset=utf-8", engines=REALTIME
+        ),
+        OutputSpec(
+            OutputKind.BILINGUAL_SRT,
+            "bilingual.srt",
+            "application/x-subrip; charset=utf-8",
+            engines=REALTIME,
+        ),
     )
 }
 
@@ -52,3 +76,18 @@ def output_spec(kind: str) -> OutputSpec:
 def spoken(kinds: Iterable[str]) -> bool:
     """Whether any of `kinds` is spoken, so the request needs a voice and a dub."""
     return any(output_spec(kind).spoken for kind in kinds)
+
+
+def engine_refusal(kinds: Iterable[str], engine: Engine) -> tuple[str, str] | None:
+    """(code, message) when `engine` cannot build one of `kinds`, else None. The code
+    names an engine that can (`output_needs_realtime_engine`), from the registry."""
+    for kind in kinds:
+        spec = output_spec(kind)
+        if engine not in spec.engines:
+            able = sorted(engine.value for engine in spec.engines)
+            return (
+                f"output_needs_{able[0]}_engine",
+                f"the output {kind!r} is built only by the {' or '.join(able)} engine; "
+                f"ask for engine {able[0]!r}, or leave {kind!r} out",
+            )
+    return None

@@ -67,6 +67,10 @@ class OutputFileKind(StrEnum):
     SRT = "srt"
     VTT = "vtt"
     WAV = "wav"
+    TRANSCRIPT = "transcript"
+    SOURCE_SRT = "source_srt"
+    SOURCE_VTT = "source_vtt"
+    BILINGUAL_SRT = "bilingual_srt"
     MANIFEST = "manifest"
 
 

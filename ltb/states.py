@@ -105,10 +105,12 @@ JOB_EVENTS: dict[JobStatus, EventType] = {
 
 
 class Engine(StrEnum):
-    """What produces a job's outputs. Only whole files today; an output kind names the
+    """What produces a job's outputs: whole files (`qwen3-livetranslate-flash`) or
+    realtime sessions (`qwen3-livetranslate-flash-realtime`). An output kind names the
     engines that can build it, so a new engine states which kinds it offers."""
 
     FILE = "file"
+    REALTIME = "realtime"
 
 
 # ltb/outputs.py says what each kind is.
@@ -119,3 +121,8 @@ class OutputKind(StrEnum):
     SRT = "srt"
     VTT = "vtt"
     WAV = "wav"
+    # Realtime engine only: the source transcript and captions built from it.
+    TRANSCRIPT = "transcript"
+    SOURCE_SRT = "source_srt"
+    SOURCE_VTT = "source_vtt"
+    BILINGUAL_SRT = "bilingual_srt"

@@ -18,7 +18,8 @@ from ltb.states import OutputKind
 from ltb.timeline import Span
 from pipeline.dub import DubReport, DubRequest, place_dubs, render_dub, samples_from_pcm16
 from pipeline.dub.pcm import SAMPLE_RATE_HZ
-from pipeline.subtitles import TimedText, build_cues, conformance, write_srt, write_vtt
+from pipeline.source_captions import bilingual_cues, write_bilingual_srt, write_transcript
+from pipeline.subtitles import Cue, TimedText, build_cues, conformance, write_srt, write_vtt
 
 # Subtitle frame timing (2-frame gaps) is defined at 24 fps unless the source says otherwise.
 DEFAULT_SUBTITLE_FPS = 24.0
@@ -33,6 +34,9 @@ class TranslatedChunk:
     speech: tuple[Span, ...]
     text: str
     pcm: bytes
+    # What was said, in the source language (the realtime engine's transcript); empty
+    # when the engine gives none.
+    transcript: str = ""
 
     @property
     def dub_s(self) -> float:
@@ -69,6 +73,27 @@ def write_subtitles(
     if vtt_path is not None:
         _write_lf(vtt_path, write_vtt(cues))
     return conformance(cues, target_lang, fps=fps).as_dict()
+
+
+def _timed(chunks: Sequence[TranslatedChunk], *, transcript: bool) -> list[TimedText]:
+    return [
+        TimedText(
+            text=c.transcript if transcript else c.text, speech_regions=c.speech, fallback=c.span
+        )
+        for c in in_timeline_order(chunks)
+    ]
+
+
+def _source_cues(assembly: Assembly) -> list[Cue]:
+    """Captions of what was said, under the source language's rules."""
+    if assembly.source_lang is None:
+        raise ValueError("source captions need the source language")
+    return build_cues(
+        _timed(assembly.chunks, transcript=True),
+        assembly.source_lang,
+        timeline_end_s=assembly.timeline_end_s,
+        fps=DEFAULT_SUBTITLE_FPS,
+    )
 
 
 def write_dub(
@@ -131,6 +156,7 @@ class Assembly:
     timeline_end_s: float
     no_speech: bool
     dub: DubSettings
+    source_lang: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +216,32 @@ def _wav(assembly: Assembly, path: Path) -> Written:
     return Written(dub=report, warnings=warnings)
 
 
+def _transcript(assembly: Assembly, path: Path) -> Written:
+    write_transcript(assembly.chunks, path)
+    return Written()
+
+
+def _source_srt(assembly: Assembly, path: Path) -> Written:
+    _write_lf(path, write_srt(_source_cues(assembly)))
+    return Written()
+
+
+def _source_vtt(assembly: Assembly, path: Path) -> Written:
+    _write_lf(path, write_vtt(_source_cues(assembly)))
+    return Written()
+
+
+def _bilingual_srt(assembly: Assembly, path: Path) -> Written:
+    target = build_cues(
+        _timed(assembly.chunks, transcript=False),
+        assembly.target_lang,
+        timeline_end_s=assembly.timeline_end_s,
+        fps=DEFAULT_SUBTITLE_FPS,
+    )
+    _write_lf(path, write_bilingual_srt(bilingual_cues(_source_cues(assembly), target)))
+    return Written()
+
+
 # The writer of every kind in the output registry (ltb/outputs.py); a test checks that
 # none is missing.
 WRITERS: dict[OutputKind, Writer] = {
@@ -197,6 +249,10 @@ WRITERS: dict[OutputKind, Writer] = {
     OutputKind.SRT: _srt,
     OutputKind.VTT: _vtt,
     OutputKind.WAV: _wav,
+    OutputKind.TRANSCRIPT: _transcript,
+    OutputKind.SOURCE_SRT: _source_srt,
+    OutputKind.SOURCE_VTT: _source_vtt,
+    OutputKind.BILINGUAL_SRT: _bilingual_srt,
 }
 
 
@@ -217,6 +273,7 @@ def assemble_outputs(
     out_dir: Path,
     no_speech: bool,
     dub: DubSettings,
+    source_lang: str | None = None,
 ) -> Assembled:
     """Writes every requested output into `out_dir`; the same for one file and the service."""
     assembly = Assembly(
@@ -225,6 +282,7 @@ def assemble_outputs(
         timeline_end_s=timeline_end_s,
         no_speech=no_speech,
         dub=dub,
+        source_lang=source_lang,
     )
     paths: dict[str, Path] = {}
     reports: list[Written] = []

@@ -11,6 +11,7 @@ from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.outputs import spoken
 from ltb.pricing import Cost, PriceTable
 from ltb.settings import Settings
+from ltb.states import Engine
 from pipeline.analysis import SourceAnalysis
 from pipeline.plan import ChunkPlan, Limits, PlanOptions, Source, plan_chunks
 
@@ -24,6 +25,7 @@ class TranslationRequest:
     visual_context: bool = False
     source_lang: str | None = None
     voice: str | None = None
+    engine: Engine = Engine.FILE
 
     @classmethod
     def checked(
@@ -34,12 +36,14 @@ class TranslationRequest:
         visual_context: bool = False,
         source_lang: str | None = None,
         voice: str | None = None,
+        engine: Engine = Engine.FILE,
     ) -> TranslationRequest:
-        """Refuses unknown languages, unknown outputs, and dubs the provider cannot speak."""
+        """Refuses unknown languages, unknown outputs (or ones `engine` cannot build), and
+        dubs the provider cannot speak."""
         check_language(target_lang)
         if source_lang is not None:
             check_language(source_lang, role="source")
-        kinds = check_outputs(outputs)
+        kinds = check_outputs(outputs, engine=engine)
         chosen_voice = check_dub_request(target_lang, voice) if spoken(kinds) else voice
         return cls(
             target_lang=target_lang,
@@ -47,6 +51,7 @@ class TranslationRequest:
             visual_context=visual_context,
             source_lang=source_lang,
             voice=chosen_voice,
+            engine=engine,
         )
 
 

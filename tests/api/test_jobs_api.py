@@ -97,6 +97,8 @@ def test_the_same_idempotency_key_belongs_to_each_tenant_separately(
         ({"target_lang": "th", "outputs": ["text", "wav"]}, 422, "audio_output_unsupported"),
         ({"target_lang": "en", "outputs": ["wav"], "voice": "Kiki"}, 422, "voice_unsupported"),
         ({"target_lang": "en", "outputs": ["wav"], "voice": "Bob"}, 422, "unknown_voice"),
+        ({"outputs": ["text", "transcript"]}, 422, "output_needs_realtime_engine"),
+        ({"outputs": ["bilingual_srt"]}, 422, "output_needs_realtime_engine"),
         ({"outputs": ["pdf"]}, 422, "invalid_request"),
         ({"visual_context": "maybe"}, 422, "invalid_request"),
         ({"budget": {"max_cost": -1}}, 422, "invalid_request"),
