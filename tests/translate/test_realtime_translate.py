@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ltb.tokens import image_tokens
 from ltb.usage import TOKEN_KINDS
 
 from support.emulator import Emulator
@@ -187,3 +188,32 @@ def test_estimate_shows_both_engines_side_by_side(media: MediaLibrary) -> None:
     assert engines["realtime"]["model"] == "qwen3-livetranslate-flash-realtime"
     # At real time a session lasts as long as its audio: the realtime engine is slower.
     assert engines["realtime"]["wall_s"] >= engines["file"]["wall_s"]
+
+
+def test_visual_context_sends_downscaled_frames_billed_as_image_tokens(
+    emulator: Emulator, media: MediaLibrary, tmp_path: Path
+) -> None:
+    run = run_realtime(
+        emulator,
+        media.landscape_mp4,
+        tmp_path / "out",
+        "--target",
+        "en",
+        "--outputs",
+        "text",
+        "--visual-context",
+        "on",
+        LTB_REALTIME_SEGMENT_S="60",
+    )
+    assert run.status == 0, run.stderr
+    manifest = run.manifest
+    frames = sum(c["frames"] for c in manifest["chunks"])
+    assert frames >= 10  # one a second over ~16 s of video
+    per_frame = image_tokens(width=854, height=480)  # 1280x720 downscaled to 480p
+    ledger = realtime_ledger(emulator)
+    billed_images = sum(e["realtime"]["usage"]["input_tokens_details"]["image_tokens"]
+                        for e in ledger if e["outcome"] == "ok")  # fmt: skip
+    # Frames after the last answer are never billed by the emulator; all others are.
+    assert 0 < billed_images <= frames * per_frame and billed_images % per_frame == 0
+    assert manifest["totals"]["by_kind"]["input_video"] == billed_images
+    assert_realtime_books_balance(manifest, ledger)
