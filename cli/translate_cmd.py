@@ -282,6 +282,7 @@ def _print_summary(result: RunResult | RealtimeRunResult) -> None:
     console.print(
         "tokens: "
         f"input audio {kinds['input_audio']:,}, input video {kinds['input_video']:,}, "
+        f"input images {kinds.get('input_image', 0):,}, "
         f"output text {kinds['output_text']:,}, output audio {kinds['output_audio']:,} "
         f"= {totals['total_tokens']:,}"
     )

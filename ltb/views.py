@@ -192,11 +192,14 @@ def _usage(session: Session, where: Iterable[Any]) -> dict[str, Any]:
             func.coalesce(func.sum(UsageRecord.cost), 0),
         ).where(*where)
     ).one()
-    kinds = {f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:5], strict=True)}
+    count = len(TOKEN_KINDS)
+    kinds = {
+        f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:count], strict=True)
+    }
     return kinds | {
         "total_tokens": sum(kinds.values()),
-        "requests": int(row[5]),
-        "cost": float(Decimal(row[6] or 0)),
+        "requests": int(row[count]),
+        "cost": float(Decimal(row[count + 1] or 0)),
     }
 
 
@@ -210,12 +213,15 @@ def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
             func.max(UsageDaily.currency),
         ).where(UsageDaily.tenant_id == batch.tenant_id, UsageDaily.batch_id == str(batch.id))
     ).one()
-    kinds = {f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:5], strict=True)}
+    count = len(TOKEN_KINDS)
+    kinds = {
+        f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:count], strict=True)
+    }
     return kinds | {
         "total_tokens": sum(kinds.values()),
-        "requests": int(row[5]),
-        "cost": float(Decimal(row[6] or 0)),
-        "currency": row[7] or None,
+        "requests": int(row[count]),
+        "cost": float(Decimal(row[count + 1] or 0)),
+        "currency": row[count + 2] or None,
     }
 
 

@@ -33,6 +33,7 @@ class UsageRecord:
     estimated: bool
     outcome: str  # "pending" until completed; then "ok", "truncated" or an error code
     created_at: str
+    engine: str = "file"  # "file" or "realtime"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +41,7 @@ class UsageRecord:
             "chunk_index": self.chunk_index,
             "attempt": self.attempt,
             "model": self.model,
+            "engine": self.engine,
             "request_id": self.request_id,
             "usage": self.usage.as_dict(),
             "estimated": self.estimated,
@@ -81,9 +83,10 @@ class JsonlUsageLog:
     Used by `ltb translate`; the service keeps the same records in Postgres.
     """
 
-    def __init__(self, path: Path, *, model: str) -> None:
+    def __init__(self, path: Path, *, model: str, engine: str = "file") -> None:
         self.path = path
         self.model = model
+        self.engine = engine
         self._lock = threading.Lock()
 
     def begin(self, *, chunk_index: int, attempt: int, estimate: TokenCounts) -> str:
@@ -97,6 +100,7 @@ class JsonlUsageLog:
             estimated=True,
             outcome="pending",
             created_at=datetime.now(UTC).isoformat(),
+            engine=self.engine,
         )
         self._append({"event": "begin", **record.as_dict()})
         return record.id
@@ -148,6 +152,7 @@ class JsonlUsageLog:
                     estimated=True,
                     outcome="pending",
                     created_at=event["created_at"],
+                    engine=event.get("engine", "file"),
                 )
             elif event["event"] == "attach":
                 records[event["id"]] = replace(records[event["id"]], request_id=event["request_id"])

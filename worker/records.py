@@ -30,9 +30,11 @@ class DbUsageRecorder:
         job_id: uuid.UUID,
         model: str,
         price_table: PriceTable,
+        engine: str = "file",
     ) -> None:
         self.sessions = sessions
         self.tenant_id, self.job_id, self.model = tenant_id, job_id, model
+        self.engine = engine
         self.price_table = price_table
 
     def begin(self, *, chunk_index: int, attempt: int, estimate: TokenCounts) -> str:
@@ -47,6 +49,7 @@ class DbUsageRecorder:
                     chunk_idx=chunk_index,
                     attempt=attempt,
                     model=self.model,
+                    engine=self.engine,
                     estimated=True,
                     outcome="pending",
                     price_table=cost.price_table,

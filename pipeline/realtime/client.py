@@ -377,13 +377,12 @@ def _take(
 
 def realtime_counts(usage: Mapping[str, Any]) -> TokenCounts:
     """The realtime usage object (`response.done.response.usage`) in the service's kinds.
-    Images are booked as video input, the nearest kind the books have; the source
-    transcript is already inside the output text."""
+    The source transcript is already inside the output text."""
     inputs = usage.get("input_tokens_details") or {}
     outputs = usage.get("output_tokens_details") or {}
     return TokenCounts(
         input_audio=int(inputs.get("audio_tokens") or 0),
-        input_video=int(inputs.get("image_tokens") or 0),
+        input_image=int(inputs.get("image_tokens") or 0),
         input_text=int(inputs.get("text_tokens") or 0),
         output_text=int(outputs.get("text_tokens") or 0),
         output_audio=int(outputs.get("audio_tokens") or 0),

@@ -48,8 +48,7 @@ class SegmentWork:
     @property
     def expected_input(self) -> TokenCounts:
         audio = tokens.audio_tokens(self.media.duration_s)
-        # Images are booked as video input until the books have a kind of their own.
-        return TokenCounts(input_audio=audio, input_video=self.segment.input_tokens - audio)
+        return TokenCounts(input_audio=audio, input_image=self.segment.input_tokens - audio)
 
     @property
     def expected(self) -> TokenCounts:
@@ -240,7 +239,7 @@ def unreported(
     expected = work.expected_input
     return TokenCounts(
         input_audio=max(0, expected.input_audio - reported.input_audio) + tokens.audio_tokens(1.0),
-        input_video=max(0, expected.input_video - reported.input_video),
+        input_image=max(0, expected.input_image - reported.input_image),
         output_text=generous_text_tokens(in_flight_text) if in_flight_text else 0,
         output_audio=tokens.audio_tokens(in_flight_pcm_s + 1.0) if in_flight_pcm_s else 0,
     )

@@ -62,8 +62,7 @@ def expected_output(
 
 def expected_input(segment: Segment) -> TokenCounts:
     audio = tokens.audio_tokens(segment.span.duration_s)
-    # Images are booked as video input until the books have a kind of their own.
-    return TokenCounts(input_audio=audio, input_video=segment.input_tokens - audio)
+    return TokenCounts(input_audio=audio, input_image=segment.input_tokens - audio)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +102,7 @@ def estimate_realtime(
         input=inputs,
         output=outputs,
         wall_s=max(stream_s, quota_s),
-        image_tokens=inputs.input_video,
+        image_tokens=inputs.input_image,
     )
 
 

@@ -84,7 +84,9 @@ def translate_file_realtime(
     work_dir = job.out_dir / ".ltb"
     work_dir.mkdir(exist_ok=True)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    log = JsonlUsageLog(work_dir / f"usage-realtime-{run_id}.jsonl", model=client.model)
+    log = JsonlUsageLog(
+        work_dir / f"usage-realtime-{run_id}.jsonl", model=client.model, engine="realtime"
+    )
     config = SessionConfig(
         target_lang=job.request.target_lang,
         source_lang=source_lang,

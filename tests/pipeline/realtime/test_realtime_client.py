@@ -22,7 +22,6 @@ from pipeline.realtime.client import (
 from support.emulator import Emulator
 from support.media import speech_timeline
 from support.realtime import jpeg
-from support.translate_checks import ledger_kinds
 
 LAYOUT = [1.0, "en_0.flac", 1.0, "en_1.flac", 1.0]
 FAST = 50.0
@@ -52,6 +51,20 @@ def run(
     return result, handed
 
 
+def realtime_kinds(entry: dict[str, Any]) -> dict[str, int]:
+    """A realtime ledger entry's usage, as response.done carried it, by token kind."""
+    usage = entry["realtime"]["usage"]
+    inputs, outputs = usage["input_tokens_details"], usage["output_tokens_details"]
+    return {
+        "input_audio": inputs["audio_tokens"],
+        "input_video": 0,
+        "input_text": inputs["text_tokens"],
+        "output_text": outputs["text_tokens"],
+        "output_audio": outputs["audio_tokens"],
+        "input_image": inputs["image_tokens"],
+    }
+
+
 def realtime_entries(emulator: Emulator) -> list[dict[str, Any]]:
     return [e for e in emulator.ledger() if e["kind"] == "realtime" and e["outcome"] == "ok"]
 
@@ -71,7 +84,7 @@ def test_each_utterance_comes_back_with_text_dub_transcript_and_the_ledgers_usag
     for reply, entry in zip(result.utterances, entries, strict=True):
         assert reply.text and reply.transcript and reply.dub_s > 0.5
         assert reply.status == "completed"
-        assert reply.usage.as_dict() == ledger_kinds(entry)
+        assert reply.usage.as_dict() == realtime_kinds(entry)
         assert reply.usage.input_audio > 0 and reply.usage.output_audio > 0
 
 
@@ -89,7 +102,7 @@ def test_frames_go_after_audio_and_are_billed_as_image_tokens(provider: Emulator
         SessionConfig(target_lang="en", source_lang="en"),
         media(frames=(frame, later)),
     )
-    assert sum(u.usage.input_video for u in result.utterances) == 2 * image_tokens(
+    assert sum(u.usage.input_image for u in result.utterances) == 2 * image_tokens(
         width=854, height=480
     )
 
