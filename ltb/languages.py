@@ -107,6 +107,25 @@ def check_outputs(outputs: Sequence[str], *, engine: Engine = Engine.FILE) -> tu
     return tuple(kind for kind in OUTPUT_KINDS if kind in outputs)
 
 
+def check_engine(engine: str, *, source_lang: str | None) -> Engine:
+    """The engine a request names, refusing what it cannot run: the realtime engine's
+    session is configured with the source language, so it must be named."""
+    try:
+        chosen = Engine(engine)
+    except ValueError:
+        raise RequestRefused(
+            f"engine must be one of {', '.join(e.value for e in Engine)}; got {engine!r}",
+            code="invalid_engine",
+        ) from None
+    if chosen == Engine.REALTIME and not source_lang:
+        raise RequestRefused(
+            "the realtime engine needs source_lang: its session transcribes the source "
+            "in the language named",
+            code="source_lang_required",
+        )
+    return chosen
+
+
 def outputs_for(target_lang: str, *, engine: Engine = Engine.FILE) -> tuple[str, ...]:
     """Every output kind `engine` can build for `target_lang`, in canonical order."""
     return tuple(

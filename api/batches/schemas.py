@@ -17,6 +17,7 @@ from api.jobs.schemas import (
 )
 from ltb.languages import LANGUAGES
 from ltb.schemas import BatchView
+from ltb.states import Engine
 
 __all__ = ["BatchCreate", "BatchView"]
 
@@ -57,6 +58,10 @@ class BatchCreate(BaseModel):
         default=None, description="Receives job.* for each job and batch.completed at the end."
     )
     estimate_only: bool = False
+    engine: Engine = Field(
+        default=Engine.FILE,
+        description="file or realtime, for every job (see JobCreate.engine).",
+    )
 
     @model_validator(mode="after")
     def _one_source_kind(self) -> BatchCreate:

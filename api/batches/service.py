@@ -17,9 +17,9 @@ from api.batches.schemas import BatchCreate, BatchView
 from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError, not_found
 from api.jobs import repository as jobs_repository
-from api.jobs.service import allowed
+from api.jobs.service import allowed, refuse_unserved
 from ltb.db.models import Batch, Chunk, Job, Tenant
-from ltb.languages import check_dub_request, check_language, check_outputs
+from ltb.languages import check_dub_request, check_engine, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
 from ltb.outputs import spoken
 from ltb.queue import DISPATCH_BATCH
@@ -118,7 +118,9 @@ def _targets_and_voices(body: BatchCreate) -> tuple[list[str], dict[str, str | N
         check_language(target)
     if body.source_lang is not None:
         check_language(body.source_lang, role="source")
-    outputs = check_outputs(body.outputs)
+    engine = check_engine(body.engine, source_lang=body.source_lang)
+    outputs = check_outputs(body.outputs, engine=engine)
+    refuse_unserved(engine)
     chosen = {str(target): str(voice) for target, voice in body.voices.items()}
     unknown = set(chosen) - set(targets)
     if unknown:
@@ -198,7 +200,12 @@ def _job_row(
         "source_uri": source,
         "source_lang": body.source_lang,
         "target_lang": target,
-        "outputs": list(check_outputs(body.outputs)),
+        "outputs": list(
+            check_outputs(
+                body.outputs, engine=check_engine(body.engine, source_lang=body.source_lang)
+            )
+        ),
+        "engine": body.engine,
         "voice": voices[target],
         "visual_context": body.visual_context == "on",
         "output_prefix": default_output_prefix(

@@ -42,6 +42,7 @@ from ltb.schemas import (
     VisualContext,
     Voice,
 )
+from ltb.states import Engine
 
 # The outside view lives in ltb.schemas (the workers build webhook bodies with it); the
 # API publishes it from here.
@@ -209,6 +210,11 @@ class JobCreate(BaseModel):
     callback_url: CallbackUrl | None = Field(
         default=None,
         description="Receives job.succeeded, job.failed or job.cancelled, signed (see README).",
+    )
+    engine: Engine = Field(
+        default=Engine.FILE,
+        description="file: whole chunks (qwen3-livetranslate-flash); realtime: WebSocket "
+        "sessions (qwen3-livetranslate-flash-realtime), which needs source_lang.",
     )
 
 

@@ -22,10 +22,11 @@ from api.jobs.schemas import (
     JobView,
 )
 from ltb.db.models import Job, Tenant
-from ltb.languages import check_dub_request, check_language, check_outputs
+from ltb.languages import check_dub_request, check_engine, check_language, check_outputs
 from ltb.lifecycle import finish_job, reopen_in_batch
 from ltb.outputs import spoken
 from ltb.queue import PLAN_JOB
+from ltb.states import Engine
 from ltb.storage import ObjectRef
 from ltb.tenancy import default_output_prefix, may_read, may_write
 from ltb.views import job_model
@@ -75,8 +76,10 @@ def new_job(
     check_language(body.target_lang)
     if body.source_lang is not None:
         check_language(body.source_lang, role="source")
-    outputs = check_outputs(body.outputs)
+    engine = check_engine(body.engine, source_lang=body.source_lang)
+    outputs = check_outputs(body.outputs, engine=engine)
     voice = check_dub_request(body.target_lang, body.voice) if spoken(outputs) else None
+    refuse_unserved(engine)
     source = ObjectRef.parse(body.source_uri)
     if not allowed(tenant, source.uri):
         raise ApiError(
@@ -114,6 +117,7 @@ def new_job(
         outputs=list(outputs),
         voice=voice,
         visual_context=body.visual_context == "on",
+        engine=engine.value,
         output_prefix=output_prefix,
         estimate_only=body.estimate_only,
         labels=dict(body.labels),
@@ -121,6 +125,18 @@ def new_job(
         budget_max_cost=body.budget.max_cost if body.budget else None,
         status="queued",
     )
+
+
+def refuse_unserved(engine: Engine) -> None:
+    """The workers run file jobs only so far: a realtime request is checked in full, then
+    refused with a code, never queued for a worker that cannot run it."""
+    if engine != Engine.FILE:
+        raise ApiError(
+            422,
+            "engine_unavailable",
+            f"the service does not run {engine.value} jobs yet; run them with "
+            "`ltb translate --engine realtime`",
+        )
 
 
 def allowed(tenant: Tenant, uri: str) -> bool:

@@ -99,6 +99,13 @@ def test_the_same_idempotency_key_belongs_to_each_tenant_separately(
         ({"target_lang": "en", "outputs": ["wav"], "voice": "Bob"}, 422, "unknown_voice"),
         ({"outputs": ["text", "transcript"]}, 422, "output_needs_realtime_engine"),
         ({"outputs": ["bilingual_srt"]}, 422, "output_needs_realtime_engine"),
+        ({"engine": "realtime"}, 422, "source_lang_required"),
+        (
+            {"engine": "realtime", "source_lang": "en", "outputs": ["transcript"]},
+            422,
+            "engine_unavailable",
+        ),
+        ({"engine": "warp"}, 422, "invalid_request"),
         ({"outputs": ["pdf"]}, 422, "invalid_request"),
         ({"visual_context": "maybe"}, 422, "invalid_request"),
         ({"budget": {"max_cost": -1}}, 422, "invalid_request"),
