@@ -27,6 +27,7 @@ SUITES = {
     "fleet": "benchmarks.fleet_bench",
     "chaos": "benchmarks.chaos_bench",
     "memory": "benchmarks.memory_bench",
+    "realtime": "benchmarks.realtime_bench",
 }
 # Figures these suites produce are written at the top level of the file.
 TOP_LEVEL = {"fleet"}
