@@ -87,10 +87,12 @@ def estimate_realtime(
     pace: float | None = None,
 ) -> RealtimeEstimate:
     limits = segment_limits(settings, analysis, visual_context=request.visual_context)
-    segments = plan_segments(analysis.speech.regions, duration_s=analysis.duration_s, limits=limits)
+    sessions = max_sessions or settings.realtime_max_sessions
+    segments = plan_segments(
+        analysis.speech.regions, duration_s=analysis.duration_s, limits=limits, sessions=sessions
+    )
     inputs = TokenCounts.sum(expected_input(s) for s in segments)
     outputs = TokenCounts.sum(expected_output(settings, s, request) for s in segments)
-    sessions = max_sessions or settings.realtime_max_sessions
     stream_s = wall_time_s(
         [s.span.duration_s for s in segments],
         sessions=sessions,

@@ -79,7 +79,12 @@ def translate_file_realtime(
     source_lang = require_source_lang(job.request)
     analysis = analyse_source(job.source, limits=media_limits(settings), name=str(job.source))
     limits = segment_limits(settings, analysis, visual_context=job.request.visual_context)
-    segments = plan_segments(analysis.speech.regions, duration_s=analysis.duration_s, limits=limits)
+    segments = plan_segments(
+        analysis.speech.regions,
+        duration_s=analysis.duration_s,
+        limits=limits,
+        sessions=job.max_sessions,
+    )
     job.out_dir.mkdir(parents=True, exist_ok=True)
     work_dir = job.out_dir / ".ltb"
     work_dir.mkdir(exist_ok=True)

@@ -68,15 +68,22 @@ class Segment:
 
 
 def plan_segments(
-    regions: Sequence[Span], *, duration_s: float, limits: SegmentLimits
+    regions: Sequence[Span], *, duration_s: float, limits: SegmentLimits, sessions: int = 1
 ) -> list[Segment]:
-    """Groups the speech regions into sessions of about equal length, cut in pauses."""
+    """Groups the speech regions into sessions of about equal length, cut in pauses.
+
+    The count is a multiple of `sessions` (sessions run at once): at pace 1.0 a session
+    lasts as long as its audio, so 5 segments on 4 sessions take two rounds of 1/5 of the
+    source each, where 8 take two rounds of 1/8."""
     longest_s = limits.longest_s
     pieces = _fit_regions(regions, longest_s - LEAD_IN_S - TAIL_S)
     if not pieces:
         return []
     extent_s = pieces[-1].end_s - pieces[0].start_s
     wanted = max(1, math.ceil(extent_s / max(1.0, longest_s - LEAD_IN_S - TAIL_S)))
+    if wanted > 1:
+        rounds = math.ceil(wanted / max(1, sessions))
+        wanted = rounds * max(1, sessions)
     target_s = extent_s / wanted
     groups: list[list[Span]] = []
     start = 0

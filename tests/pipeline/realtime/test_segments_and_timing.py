@@ -42,6 +42,19 @@ def test_segments_are_cut_in_pauses_no_longer_than_the_setting_and_about_equal()
         assert a.span.end_s <= b.span.start_s
 
 
+def test_the_segment_count_fills_whole_rounds_of_sessions() -> None:
+    # 600 s needs 5 segments of at most 150 s; on 4 sessions that is two rounds, so 8
+    # shorter ones end sooner (2 x 75 s instead of 2 x 120 s).
+    segments = plan_segments(
+        regions_every(5.0, 120),
+        duration_s=601.0,
+        limits=SegmentLimits(max_segment_s=150),
+        sessions=4,
+    )
+    assert len(segments) == 8
+    assert all(s.span.duration_s <= 80 for s in segments)
+
+
 def test_frames_shorten_segments_to_keep_each_session_under_the_input_limit() -> None:
     regions = regions_every(5.0, 120)
     limits = SegmentLimits(
