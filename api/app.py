@@ -13,6 +13,7 @@ from api.batches import endpoints as batches
 from api.body_limit import BodyLimit
 from api.console import endpoints as console
 from api.context import ServiceContext
+from api.cues import endpoints as cues
 from api.deps import KeyCache
 from api.errors import install_error_handlers
 from api.jobs import endpoints as jobs
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Every route that acts for a tenant draws from that tenant's request budget.
     per_tenant = [Depends(enforce_rate_limit)]
     app.include_router(jobs.router, dependencies=per_tenant)
+    app.include_router(cues.router, dependencies=per_tenant)
     app.include_router(batches.router, dependencies=per_tenant)
     app.include_router(usage.router, dependencies=per_tenant)
     app.include_router(console.router)  # /console: its pages resolve the tenant themselves

@@ -10,14 +10,14 @@ from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError
 from ltb.db.engine import commit, rollback, run_quietly
-from ltb.db.models import ApiKey, Tenant
+from ltb.db.models import Tenant
 from ltb.tenancy import hash_key
+from ltb.tenant_repository import tenant_for_key
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -114,11 +114,7 @@ def get_tenant(
     cached = cache.get(digest)
     if cached is not None:
         return cached
-    tenant = session.scalar(
-        select(Tenant)
-        .join(ApiKey, ApiKey.tenant_id == Tenant.id)
-        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-    )
+    tenant = tenant_for_key(session, digest)
     if tenant is None:
         raise ApiError(401, "unauthorized", "the API key is not valid")
     # A detached snapshot: read-only fields (id, name, grants) shared across requests.

@@ -29,20 +29,27 @@ CODED_VALIDATION_ERRORS = frozenset({"unknown_language", "unknown_voice"})
 # can answer from this one table (`errors(...)`), all with the {"error": {code, message}} body.
 ERROR_STATUSES: dict[int, str] = {
     400: "The request names something unusable: `invalid_source_uri` (not an s3://bucket/key), "
-    "`price_table_missing`, a storage error while listing a source prefix.",
+    "`price_table_missing`, a storage error while listing a source prefix, `http_error` "
+    "(a body that is not JSON).",
     401: "`unauthorized`: no API key, or one that is unknown or revoked.",
     403: "`source_not_allowed` or `output_not_allowed`: outside the tenant's read or write grants.",
-    404: "`not_found`: no such job or batch for this tenant.",
+    404: "`not_found`: no such job, batch or chunk for this tenant.",
     409: "A conflict with the current state: `idempotency_key_reused`, `not_cancellable`, "
-    "`not_retryable`, `budget_exceeded`.",
+    "`not_retryable`, `budget_exceeded`, `job_not_finished` (delete a queued or running job), "
+    "`job_deleted` (retry a deleted job), `job_not_succeeded`, `revision_pending`, "
+    "`chunk_not_redoable`.",
     413: "`request_too_large`: the body is over LTB_API_MAX_BODY_BYTES.",
     422: "The request breaks a rule: `invalid_request` (the schema), `unknown_language`, "
     "`unknown_voice`, `voice_unsupported`, `audio_output_unsupported`, "
     "`output_needs_realtime_engine`, `source_lang_required`, `engine_unavailable`, "
-    "`invalid_callback_url`, "
+    "`video_output_needs_video`, `invalid_callback_url`, "
     "`callback_url_not_allowed`, `too_many_jobs`, `no_sources`, `invalid_cursor`, "
-    "`invalid_label_filter`, `invalid_group_by`, `invalid_voices`…",
-    429: "`rate_limited`: over the tenant's request rate; wait `Retry-After` seconds.",
+    "`invalid_label_filter`, `invalid_group_by`, `invalid_voices`, `retention_too_long`, "
+    "`voice_not_used`, `cue_rules_violated` (with `violations`: each cue's index, rule and "
+    "message)…",
+    429: "`rate_limited`: over the tenant's request rate; wait `Retry-After` seconds. "
+    "`tenant_budget_exhausted`: the tenant's tokens booked this month reached its monthly "
+    "token budget; new jobs and batches are refused until the month ends (`Retry-After`).",
     500: "`internal_error`: the service hit an unexpected error.",
     503: "`database_unavailable`: the database is unreachable; retry after `Retry-After` seconds.",
 }
@@ -69,11 +76,19 @@ class ApiError(LtbError):
     """An error with its HTTP status."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.status = status
         self.headers = headers
+        # Keys beside "error" in the body (a cue edit's violations), as the route documents.
+        self.extra = extra
 
 
 def not_found(what: str) -> ApiError:
@@ -88,7 +103,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            _body(exc.code, exc.message), status_code=exc.status, headers=exc.headers
+            {**_body(exc.code, exc.message), **(exc.extra or {})},
+            status_code=exc.status,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestRefused)

@@ -6,7 +6,8 @@
 - naive_speedup: the fleet's files per minute over a plain sequential loop of the
   official SDK (the seeds' shape) on the first 20 of the same files.
 - api_latency_ms: 100 concurrent clients, each submitting jobs and polling them at a
-  polling client's pace; plus the closed-loop saturation throughput for context.
+  polling client's pace, while the fleet runs; three runs (`runs`), the median run's
+  figures at the top; plus the closed-loop saturation throughput for context.
 - usage_report_ms: a month's report, through the API, over a million usage rows.
 """
 
@@ -113,9 +114,11 @@ def run() -> dict[str, Any]:
                 )
             fleet.enter_context(beat_process(env, logs / "beat.log"))
             saturation = _saturate(api_url, api_key, database, emulator.ledger)
+            # Measured while the fleet runs: the workers plan (and fail) the jobs the
+            # clients submit, so the API shares the machine and the database with them.
+            latency = api_latency(api_url, api_key)
         emulator.reset()
         naive = _naive_loop(sources[:NAIVE_FILES], emulator.base_url)
-        latency = _api_latency(api_url, api_key)
         report = _usage_report(api_url, api_key, database)
     speedup = saturation.pop("files_per_min") / naive["files_per_min"]
     return {
@@ -128,6 +131,7 @@ def run() -> dict[str, Any]:
             "max(rpm_fraction, tpm_fraction)": ">= 0.90",
             "rate_limited_share": "< 0.01",
             "naive_speedup": ">= 8",
+            "post_p50": "<= 10",
             "post_p99": "< 100",
             "usage_report_ms.p50": "< 200",
         },
@@ -244,11 +248,15 @@ def _naive_loop(paths: list[Path], base_url: str) -> dict[str, Any]:
     }
 
 
-def _api_latency(api_url: str, key: str) -> dict[str, Any]:
+# The API latency goal is judged over this many paced runs, each reported on its own.
+LATENCY_RUNS = 3
+
+
+def api_latency(api_url: str, key: str) -> dict[str, Any]:
     """100 clients at once, each submitting jobs and polling them like a real client (one
     request a second) on its own connection, spread over a few processes so the load
-    generator's own interpreter lock is not what gets measured. Then the same clients
-    back to back, for the API's saturation throughput."""
+    generator's own interpreter lock is not what gets measured; three such runs. Then the
+    same clients back to back, for the API's saturation throughput."""
 
     def crowd(interval_s: float) -> tuple[list[float], list[float], float]:
         per = CLIENTS // CLIENT_PROCESSES
@@ -260,17 +268,27 @@ def _api_latency(api_url: str, key: str) -> dict[str, Any]:
         return [t for r in results for t in r[0]], [t for r in results for t in r[1]], elapsed
 
     crowd(CLIENT_INTERVAL_S)  # warm up: connections, caches, the planner's statistics
-    posts, gets, paced_s = crowd(CLIENT_INTERVAL_S)
+    runs = []
+    for _ in range(LATENCY_RUNS):
+        posts, gets, paced_s = crowd(CLIENT_INTERVAL_S)
+        runs.append(
+            {
+                "requests_per_s": round((len(posts) + len(gets)) / paced_s, 1),
+                "post_p50": round(quantile(posts, 0.5), 1),
+                "post_p99": round(quantile(posts, 0.99), 1),
+                "get_p50": round(quantile(gets, 0.5), 1),
+                "get_p99": round(quantile(gets, 0.99), 1),
+            }
+        )
     saturated_posts, saturated_gets, saturated_s = crowd(0.0)
+    # The headline figures are the median run's (by POST p99).
+    median = sorted(runs, key=lambda run: run["post_p99"])[len(runs) // 2]
     return {
         "clients": CLIENTS,
         "client_processes": CLIENT_PROCESSES,
         "client_interval_s": CLIENT_INTERVAL_S,
-        "requests_per_s": round((len(posts) + len(gets)) / paced_s, 1),
-        "post_p50": round(quantile(posts, 0.5), 1),
-        "post_p99": round(quantile(posts, 0.99), 1),
-        "get_p50": round(quantile(gets, 0.5), 1),
-        "get_p99": round(quantile(gets, 0.99), 1),
+        **median,
+        "runs": runs,
         "closed_loop_requests_per_s": round(
             (len(saturated_posts) + len(saturated_gets)) / saturated_s, 1
         ),
@@ -297,16 +315,28 @@ def _client_group(args: tuple[str, str, int, int, float]) -> tuple[list[float], 
                         "source_uri": f"s3://media/bench/latency/{number}-{i}.mp3",
                         "target_lang": "en",
                     }
-                    job_id = http.post("/v1/jobs", json=body).json()["id"]
+                    job_id = _answered(http.post("/v1/jobs", json=body))["id"]
                     posts.append((time.perf_counter() - tick) * 1000)
                 else:
-                    http.get(f"/v1/jobs/{job_id}").raise_for_status()
+                    _answered(http.get(f"/v1/jobs/{job_id}"))
                     gets.append((time.perf_counter() - tick) * 1000)
                 time.sleep(max(0.0, interval_s - (time.perf_counter() - tick)))
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         list(pool.map(client, range(first, first + count)))
     return posts, gets
+
+
+def _answered(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON; a refusal as a plain error that survives the process pool
+    (httpx's own errors cannot be unpickled there) and says what the API answered."""
+    if response.is_error:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:300]}"
+        )
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def _usage_report(api_url: str, key: str, database: str) -> dict[str, Any]:

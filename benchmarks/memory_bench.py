@@ -10,10 +10,11 @@ PCM16 where the worker keeps chunk audio. The provider is not called: what is me
 assembly, the stage whose memory grew with the length of the dub.
 
 Each caller runs in a fresh child pinned to one core:
-- cli: the chunks' dub audio held in memory, as `ltb translate` holds its replies, then
-  `assemble_outputs`;
-- worker: the chunks read from the object store by the finalize step's own reader, then
-  `assemble_outputs`, as `finalize_job` does;
+- cli: each chunk's dub spilled to a scratch file as `ltb translate` spills its replies,
+  then `assemble_outputs`, which reads them back one at a time;
+- worker: each chunk's dub stored in a chunk_audio row (an SQLite file standing in for
+  Postgres), then the finalize step's own readers and `assemble_outputs`, as
+  `finalize_job` does;
 - render: the dub alone, each chunk's audio read from the store only when its segment is
   stretched: what `render_dub` itself costs once no caller holds every chunk's audio.
 """
@@ -44,9 +45,8 @@ def run() -> dict[str, Any]:
     figures = {caller: _measure(caller, layout) for caller in CALLERS}
     dub_s = sum(chunk["dub_samples"] for chunk in layout["chunks"]) / 24_000
     return {
-        "dub_2h_peak_rss_mb_cli": figures["cli"]["peak_rss_mb"],
-        "dub_2h_peak_rss_mb_worker": figures["worker"]["peak_rss_mb"],
-        "dub_2h_peak_rss_mb_render": figures["render"]["peak_rss_mb"],
+        # Issue 13's figure: the worker's and the CLI's, the render alone for comparison.
+        "dub_2h_peak_rss_mb": {caller: f["peak_rss_mb"] for caller, f in figures.items()},
         "source": f"{source.name}: {AUDIO_S / 3600:.0f} h, mp3, 16 kHz mono",
         "chunks": len(layout["chunks"]),
         "dubbed_min": round(dub_s / 60, 1),
@@ -151,7 +151,9 @@ def _assemble_in_child(caller: str, layout_path: Path, out_dir: Path) -> None:
     from ltb.storage import LocalStore
 
     if caller == "worker":
-        import worker.finalize_step  # noqa: F401
+        import worker.tasks  # noqa: F401  (what a worker process has loaded)
+    elif caller == "cli":
+        import cli.translate_cmd  # noqa: F401  (what `ltb translate` has loaded)
 
     layout = json.loads(layout_path.read_text())
     rss_after_imports_mb = peak_rss_self_mb()
@@ -180,24 +182,12 @@ def _assemble_in_child(caller: str, layout_path: Path, out_dir: Path) -> None:
 
 def _assemble(caller: str, layout: dict[str, Any], store: Any, out_dir: Path, settings: Any) -> Any:
     """All four outputs from the chunks, gathered as `caller` gathers them."""
-    from ltb.storage import ObjectRef
-    from ltb.timeline import Span
-    from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
+    from pipeline.assemble import DubSettings, assemble_outputs
 
     if caller == "cli":
-        # run_local keeps each reply's PCM in its books until assembly.
-        translated = [
-            TranslatedChunk(
-                index=c["index"],
-                span=Span(*c["span"]),
-                speech=tuple(Span(a, b) for a, b in c["speech"]),
-                text=TEXT,
-                pcm=store.get_bytes(ObjectRef.parse(c["audio_uri"]), max_bytes=2**31),
-            )
-            for c in layout["chunks"]
-        ]
+        translated = _spill_as_the_cli(layout, store, out_dir / ".ltb" / "dub")
     else:
-        translated = _read_as_the_worker(layout, store)
+        translated = _read_as_the_worker(layout, store, out_dir / "chunk-audio.sqlite")
     assembled = assemble_outputs(
         translated,
         outputs=OUTPUTS,
@@ -248,38 +238,71 @@ def _render_streaming(layout: dict[str, Any], store: Any, out_dir: Path, setting
     )
 
 
-def _read_as_the_worker(layout: dict[str, Any], store: Any) -> list[Any]:
-    """The chunks as finalize_job gathers them: rows with stored audio, read by its reader."""
+def _spill_as_the_cli(layout: dict[str, Any], store: Any, dub_dir: Path) -> list[Any]:
+    """The chunks as `ltb translate` keeps them: each reply's dub spilled as it arrives."""
+    from ltb.storage import ObjectRef
+    from ltb.timeline import Span
+    from pipeline.assemble import TranslatedChunk
+    from pipeline.run_local import _Books, _spilled
+
+    books = _Books(dub_dir=dub_dir)
+    return [
+        TranslatedChunk(
+            index=c["index"],
+            span=Span(*c["span"]),
+            speech=tuple(Span(a, b) for a, b in c["speech"]),
+            text=TEXT,
+            audio=_spilled(
+                books,
+                c["index"],
+                store.get_bytes(ObjectRef.parse(c["audio_uri"]), max_bytes=2**31),
+            ),
+        )
+        for c in layout["chunks"]
+    ]
+
+
+def _read_as_the_worker(layout: dict[str, Any], store: Any, database: Path) -> list[Any]:
+    """The chunks as finalize_job gathers them: done rows whose dub is in chunk_audio,
+    read by its own readers (an SQLite file stands in for Postgres; the broker and the
+    provider play no part in reading chunk audio)."""
     import uuid
-    from types import SimpleNamespace
 
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
-    from ltb.db.models import Base, Chunk
-    from ltb.settings import get_settings
+    from ltb.db.models import Base, Chunk, ChunkAudio
+    from ltb.storage import ObjectRef
     from worker import finalize_step
+    from worker.dub_audio import stored_dubs
 
-    # The finalize step's reader needs the context's store, settings and a database that
-    # may hold chunk audio (an empty SQLite one: the audio is in the store); the broker and
-    # the provider play no part in reading chunk audio.
-    engine = create_engine("sqlite://")
+    engine = create_engine(f"sqlite:///{database}")
     Base.metadata.create_all(engine)
-    ctx: Any = SimpleNamespace(store=store, settings=get_settings(), sessions=sessionmaker(engine))
-    rows = [
-        Chunk(
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    job_id, tenant_id = uuid.uuid4(), uuid.uuid4()
+    rows = []
+    # What the chunk step leaves: each done chunk with its dub beside it, one commit each.
+    for c in layout["chunks"]:
+        row = Chunk(
             id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            job_id=job_id,
             idx=c["index"],
             start_s=c["span"][0],
             end_s=c["span"][1],
             speech=c["speech"],
             status="done",
             result_text=TEXT,
-            result_audio_uri=c["audio_uri"],
         )
-        for c in layout["chunks"]
-    ]
-    return [finalize_step._translated(ctx, row) for row in rows]
+        pcm = store.get_bytes(ObjectRef.parse(c["audio_uri"]), max_bytes=2**31)
+        with sessions.begin() as session:
+            session.add(row)
+            session.flush()
+            session.add(ChunkAudio(chunk_id=row.id, pcm=pcm))
+        del pcm
+        rows.append(row)
+    dubs = stored_dubs(sessions, store, job_id, rows)
+    return [finalize_step._translated(row, dubs[row.id]) for row in rows]
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from cli import (  # noqa: F401  (each module registers its command)
     demo_cmd,
     emulator_cmd,
     estimate_cmd,
+    revision_cmd,
     service_cmd,
     translate_cmd,
     webhooks_cmd,

@@ -176,6 +176,19 @@ def _status_markup(status: str) -> str:
     return f"[{colour}]{status}[/]" if colour else escape(status)
 
 
+def _revision_line(revision: dict[str, Any], current: int) -> str:
+    what = (
+        f"chunk {revision['chunk_index']} redone" if revision["reason"] == "redo" else "cues edited"
+    )
+    state = "current" if revision["revision"] == current else revision["status"]
+    error = (
+        f" ({revision['error']['code']}: {revision['error']['message']})"
+        if revision["error"]
+        else ""
+    )
+    return f"{revision['revision']}: {what}, {state}{error}"
+
+
 def print_job(job: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -218,6 +231,8 @@ def print_job(job: dict[str, Any]) -> None:
         facts.add_row("error", f"[red]{escape(error['code'])}[/]: {escape(error['message'])}")
     for warning in job["warnings"]:
         facts.add_row("warning", f"[yellow]{escape(warning)}[/]")
+    for revision in job.get("revisions", []):
+        facts.add_row("revision", escape(_revision_line(revision, job.get("output_revision", 0))))
     console.print(facts)
     # URLs on lines of their own, never wrapped, so they can be copied whole.
     for output in job["outputs"]:

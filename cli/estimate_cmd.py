@@ -121,7 +121,7 @@ def engine_reports(
         }
     if Engine.REALTIME in engines:
         realtime = estimate_realtime(settings, analysis, request)
-        reports["realtime"] = realtime_report(realtime, table, settings.realtime_model)
+        reports[Engine.REALTIME] = realtime_report(realtime, table, settings.realtime_model)
     return reports
 
 

@@ -8,7 +8,7 @@ import typer
 
 from cli.app import app
 from cli.guard import guarded
-from ltb.settings import get_settings
+from ltb.settings import Settings, get_settings
 
 db = typer.Typer(help="The database schema.", no_args_is_help=True)
 tenants = typer.Typer(help="Tenants and the sources they may read.", no_args_is_help=True)
@@ -61,6 +61,14 @@ def tenants_create(
             "output_prefix of a job), besides its default output folder; repeatable.",
         ),
     ] = None,
+    retention_days: Annotated[
+        int | None,
+        typer.Option(
+            "--retention-days",
+            help="Delete each finished job's outputs this many days after it finished "
+            "(default: keep them until the job is deleted).",
+        ),
+    ] = None,
 ) -> None:
     """Create a tenant with its read (and write) grants; prints its id.
 
@@ -72,7 +80,11 @@ def tenants_create(
 
     with guarded(), unit_of_work(session_factory()) as session:
         tenant = create_tenant(
-            session, name=name, read_prefixes=allow_read, write_prefixes=allow_write or []
+            session,
+            name=name,
+            read_prefixes=allow_read,
+            write_prefixes=allow_write or [],
+            retention_days=retention_days,
         )
         typer.echo(str(tenant.id))
 
@@ -99,9 +111,83 @@ def tenants_show(name: Annotated[str, typer.Argument(help="Tenant name.")]) -> N
                         tenant, output_bucket=get_settings().output_bucket
                     ),
                     "webhook_secret": tenant.webhook_secret,
+                    "retention_days": tenant.retention_days,
+                    "weight": tenant.weight,
+                    "max_concurrent_chunks": tenant.max_concurrent_chunks,
+                    "monthly_token_budget": tenant.monthly_token_budget,
                 }
             )
         )
+
+
+@tenants.command("update")
+def tenants_update(
+    name: Annotated[str, typer.Argument(help="Tenant name.")],
+    retention_days: Annotated[
+        int | None,
+        typer.Option(
+            "--retention-days",
+            help="Delete each finished job's outputs (and every copy made for it) this many "
+            "days after it finished; applies to jobs already finished too.",
+        ),
+    ] = None,
+    keep_forever: Annotated[
+        bool,
+        typer.Option(
+            "--keep-forever", help="Keep outputs until their job is deleted (no retention)."
+        ),
+    ] = False,
+    weight: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Share of the account quota against other tenants with work waiting "
+            "(default 1): weight 3 gets three chunks in flight for each one of a weight-1 tenant.",
+        ),
+    ] = None,
+    max_concurrent_chunks: Annotated[
+        int | None,
+        typer.Option(min=0, help="At most this many of its chunks in flight at once; 0: no cap."),
+    ] = None,
+    monthly_token_budget: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Refuse new jobs (429 tenant_budget_exhausted) once this calendar month's "
+            "booked tokens reach it; 0: no budget.",
+        ),
+    ] = None,
+) -> None:
+    """Change a tenant's settings; options left out keep their values. Prints the tenant
+    as `ltb tenants show` does."""
+    from ltb.db.engine import session_factory, unit_of_work
+    from ltb.errors import RequestRefused
+    from ltb.tenancy import TenantShares, find_tenant, set_retention, update_shares
+
+    shares = TenantShares(
+        weight=weight,
+        max_concurrent_chunks=max_concurrent_chunks,
+        monthly_token_budget=monthly_token_budget,
+    )
+    retention = keep_forever or retention_days is not None
+    with guarded():
+        if keep_forever and retention_days is not None:
+            raise RequestRefused(
+                "give one of --retention-days N or --keep-forever, not both",
+                code="invalid_tenant_update",
+            )
+        if not retention and shares == TenantShares(None, None, None):
+            raise RequestRefused(
+                "nothing to change: give --retention-days, --keep-forever, --weight, "
+                "--max-concurrent-chunks or --monthly-token-budget",
+                code="invalid_tenant_update",
+            )
+        with unit_of_work(session_factory()) as session:
+            tenant = find_tenant(session, name)
+            if retention:
+                set_retention(session, tenant, retention_days)
+            update_shares(session, tenant, shares)
+    tenants_show(name)
 
 
 @tenants.command("rotate-secret")
@@ -165,7 +251,8 @@ def keys_list(
 
     from ltb.db.engine import session_factory
     from ltb.errors import RequestRefused
-    from ltb.tenancy import find_tenant, list_keys, list_operator_keys
+    from ltb.tenancy import find_tenant
+    from ltb.tenant_repository import list_keys, list_operator_keys
 
     with guarded(), session_factory()() as session:
         if operator == (tenant is not None):
@@ -271,6 +358,7 @@ def worker(
 
     # Leftovers of workers killed on this machine; age-gated, so live siblings keep theirs.
     sweep_scratch(settings)
+    _forget_unknown_sources(settings)
     argv = [
         "worker",
         f"--concurrency={concurrency or settings.worker_concurrency}",
@@ -284,6 +372,26 @@ def worker(
         argv += ["--beat", f"--schedule={settings.home / 'beat-schedule'}"]
     settings.home.mkdir(parents=True, exist_ok=True)
     celery_app.worker_main(argv)
+
+
+def _forget_unknown_sources(settings: Settings) -> None:
+    """Drops this machine's copies of sources whose jobs were deleted while it was away.
+    A database that is briefly down does not stop the worker: the next sweep does it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ltb.db.engine import session_factory
+    from worker.cleanup import forget_unknown_sources
+
+    sessions = session_factory(settings)
+    try:
+        forget_unknown_sources(settings, sessions)
+    except SQLAlchemyError as exc:
+        typer.echo(f"warning: could not check the cached sources yet: {exc}", err=True)
+    finally:
+        # No connection of the parent may outlive the fork into the pool's processes.
+        bind = sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
 
 
 def _check_storage() -> None:

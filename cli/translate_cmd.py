@@ -14,6 +14,7 @@ from cli.app import app
 from cli.guard import OUTPUT_CHOICES, guarded, on_off, parse_list
 from ltb.errors import RequestRefused
 from ltb.languages import outputs_for
+from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB, MAX_DUCK_DB, MIN_DUCK_DB, OUTPUTS
 from ltb.pricing import load_price_book
 from ltb.settings import get_settings
 from ltb.states import ChunkStatus, Engine
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from pipeline.run_local import RunResult
 
 console = Console()
+# The kinds a run without --outputs leaves out (the deliverables), from the registry.
+ON_REQUEST = [kind.value for kind, spec in OUTPUTS.items() if not spec.by_default]
 
 
 @app.command()
@@ -46,10 +49,25 @@ def translate(
     outputs: Annotated[
         str | None,
         typer.Option(
-            help=f"Comma-separated outputs: {OUTPUT_CHOICES}. Default: all the target allows."
+            help=f"Comma-separated outputs: {OUTPUT_CHOICES}. Default: all the target allows "
+            f"except {', '.join(ON_REQUEST)}, which are made only when named."
         ),
     ] = None,
     voice: Annotated[str | None, typer.Option(help="Dub voice, e.g. Cherry, Nofish, Kiki.")] = None,
+    dub_mix: Annotated[
+        str,
+        typer.Option(
+            help="How the dub meets the source's soundtrack in mix_wav, mp4 and mkv: replace "
+            "(the dub alone) or voiceover (the original kept under it, ducked)."
+        ),
+    ] = DEFAULT_DUB_MIX,
+    duck_db: Annotated[
+        float,
+        typer.Option(
+            help=f"How far a voiceover lowers the original while the dub speaks, "
+            f"{MIN_DUCK_DB:g} to {MAX_DUCK_DB:g} dB."
+        ),
+    ] = DEFAULT_DUCK_DB,
     visual_context: Annotated[
         str, typer.Option("--visual-context", help="Send video frames as context: on or off.")
     ] = "off",
@@ -84,6 +102,8 @@ def translate(
             max_speed=max_speed,
             concurrency=concurrency,
             engine=engine,
+            dub_mix=dub_mix,
+            duck_db=duck_db,
         )
         if result.error is not None:
             raise result.error
@@ -101,6 +121,8 @@ def run_translate(
     max_speed: float | None = None,
     concurrency: int | None = None,
     engine: str = "file",
+    dub_mix: str = DEFAULT_DUB_MIX,
+    duck_db: float = DEFAULT_DUCK_DB,
 ) -> RunResult | RealtimeRunResult:
     """Checks the request, runs it, prints progress and the summary."""
     from cli.provider_choice import chosen_provider
@@ -120,11 +142,17 @@ def run_translate(
     chosen_engine = parse_engine(engine)
     request = TranslationRequest.checked(
         target_lang=target,
-        outputs=parse_list(outputs) if outputs else outputs_for(target, engine=chosen_engine),
+        outputs=(
+            parse_list(outputs)
+            if outputs
+            else outputs_for(target, engine=chosen_engine, by_default=True)
+        ),
         visual_context=on_off(visual_context, name="--visual-context"),
         source_lang=source,
         voice=voice,
         engine=chosen_engine,
+        dub_mix=dub_mix,
+        duck_db=duck_db,
     )
     if not file.exists():
         raise RequestRefused(f"{file} does not exist", code="source_not_found")

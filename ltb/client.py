@@ -26,9 +26,13 @@ _RESET = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 class ApiRefused(LtbError):
     """The API refused the request (4xx): the input or the key needs changing."""
 
-    def __init__(self, message: str, *, code: str, status: int) -> None:
+    def __init__(
+        self, message: str, *, code: str, status: int, body: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.status = status
+        # The whole answer, for refusals that say more than a message (a cue edit's violations).
+        self.body = body or {}
 
 
 class ApiUnavailable(LtbError):
@@ -79,14 +83,22 @@ class ApiClient:
 
     def job(self, job_id: str) -> dict[str, Any]:
         """GET /v1/jobs/{id}: status, progress, estimate, usage, outputs, error."""
-        try:
-            uuid.UUID(job_id)
-        except ValueError:
-            raise LtbError(
-                f"{job_id[:100]!r} is not a job id (a UUID, as `ltb submit` prints)",
-                code="invalid_job_id",
-            ) from None
-        return _json_object(self._send("GET", f"/v1/jobs/{job_id}"))
+        return _json_object(self._send("GET", f"/v1/jobs/{_job_id(job_id)}"))
+
+    def cues(self, job_id: str) -> dict[str, Any]:
+        """GET /v1/jobs/{id}/cues: the current revision's cues."""
+        return _json_object(self._send("GET", f"/v1/jobs/{_job_id(job_id)}/cues"))
+
+    def edit_cues(self, job_id: str, edits: list[dict[str, Any]]) -> dict[str, Any]:
+        """PATCH /v1/jobs/{id}/cues: the revision queued (a 422 lists each violation)."""
+        response = self._send("PATCH", f"/v1/jobs/{_job_id(job_id)}/cues", json={"cues": edits})
+        return _json_object(response)
+
+    def redo(self, job_id: str, chunk_index: int, voice: str | None = None) -> dict[str, Any]:
+        """POST /v1/jobs/{id}/chunks/{index}/redo: the revision queued."""
+        body = {"voice": voice} if voice else {}
+        path = f"/v1/jobs/{_job_id(job_id)}/chunks/{chunk_index}/redo"
+        return _json_object(self._send("POST", path, json=body))
 
     def usage(self, params: dict[str, str], csv: bool = False) -> dict[str, Any] | str:
         """GET /v1/usage: the report as JSON, or the API's CSV text verbatim."""
@@ -117,13 +129,26 @@ class ApiClient:
         return response
 
 
+def _job_id(job_id: str) -> str:
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        raise LtbError(
+            f"{job_id[:100]!r} is not a job id (a UUID, as `ltb submit` prints)",
+            code="invalid_job_id",
+        ) from None
+    return job_id
+
+
 def _refusal(response: httpx.Response) -> LtbError:
     """The API's `{"error": {"code", "message"}}`, or a stand-in for a body without one."""
     code, message = f"http_{response.status_code}", response.text[:300].strip()
+    body: dict[str, Any] = {}
     try:
-        error = response.json().get("error")
+        body = response.json()
+        error = body.get("error")
     except (ValueError, AttributeError):
-        error = None
+        body, error = {}, None
     if isinstance(error, dict) and isinstance(error.get("code"), str):
         code, message = error["code"], str(error.get("message", ""))
     message = message or response.reason_phrase
@@ -131,7 +156,7 @@ def _refusal(response: httpx.Response) -> LtbError:
         return ApiUnavailable(
             f"the API failed on its side (HTTP {response.status_code}): {message}", code=code
         )
-    return ApiRefused(message, code=code, status=response.status_code)
+    return ApiRefused(message, code=code, status=response.status_code, body=body)
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

@@ -126,10 +126,15 @@ def check_engine(engine: str, *, source_lang: str | None) -> Engine:
     return chosen
 
 
-def outputs_for(target_lang: str, *, engine: Engine = Engine.FILE) -> tuple[str, ...]:
-    """Every output kind `engine` can build for `target_lang`, in canonical order."""
+def outputs_for(
+    target_lang: str, *, engine: Engine = Engine.FILE, by_default: bool = False
+) -> tuple[str, ...]:
+    """Every output kind `engine` can build for `target_lang`, in canonical order; only
+    those made when a request names none, with `by_default`."""
     return tuple(
         kind.value
         for kind, spec in OUTPUTS.items()
-        if engine in spec.engines and (not spec.spoken or target_lang in AUDIO_TARGETS)
+        if engine in spec.engines
+        and (not spec.spoken or target_lang in AUDIO_TARGETS)
+        and (spec.by_default or not by_default)
     )

@@ -8,12 +8,19 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 # Re-exported: the after-commit queue used to live here, and callers may still import it.
 from ltb.db.engine import after_commit as after_commit
 from ltb.db.models import Batch, Job, WebhookEvent
+from ltb.lifecycle_repository import (
+    add_finished_job,
+    add_finished_jobs,
+    cancel_active_jobs,
+    close_batch,
+    end_active_job,
+    reopen_batch,
+)
 from ltb.states import JOB_ACTIVE, JOB_EVENTS, BatchStatus, EventType, JobStatus
 
 # The statuses a job can still leave, for modules that imported them from here.
@@ -37,13 +44,7 @@ def finish_job(
     if error is not None:
         values["error_code"], values["error_message"] = error
     # One conditional UPDATE: of two workers ending the same job, exactly one succeeds.
-    ended = session.execute(
-        update(Job)
-        .where(Job.id == job.id, Job.status.in_(JOB_ACTIVE))
-        .values(**values)
-        .returning(Job.id)
-    ).first()
-    if ended is None:
+    if not end_active_job(session, job.id, values):
         return False
     session.refresh(job)
     if job.callback_url and status in JOB_EVENTS:
@@ -58,6 +59,19 @@ def finish_job(
     if job.batch_id is not None:
         _count_towards_batch(session, job.batch_id, deliver=deliver)
     return True
+
+
+def job_deleted(session: Session, job: Job, *, deliver: Deliver | None = None) -> None:
+    """Tells the job's callback that its owner's deletion is done (ltb/retention.py)."""
+    if job.callback_url:
+        _event(
+            session,
+            tenant_id=job.tenant_id,
+            event=EventType.JOB_DELETED,
+            subject_id=job.id,
+            url=job.callback_url,
+            deliver=deliver,
+        )
 
 
 def reopened() -> dict[str, object]:
@@ -79,36 +93,19 @@ def reopened() -> dict[str, object]:
 
 def reopen_in_batch(session: Session, batch_id: uuid.UUID, jobs: int) -> None:
     """A retried job is unfinished again: the batch counts it again and is open."""
-    session.execute(
-        update(Batch)
-        .where(Batch.id == batch_id)
-        .values(
-            jobs_finished=Batch.jobs_finished - jobs, completed_at=None, status=BatchStatus.OPEN
-        )
-    )
+    reopen_batch(session, batch_id, jobs)
 
 
 def _count_towards_batch(session: Session, batch_id: uuid.UUID, *, deliver: Deliver | None) -> None:
     # One atomic increment: of two jobs finishing together, exactly one sees the last.
-    finished, total, status, callback, tenant_id = session.execute(
-        update(Batch)
-        .where(Batch.id == batch_id)
-        .values(jobs_finished=Batch.jobs_finished + 1)
-        .returning(
-            Batch.jobs_finished, Batch.jobs_total, Batch.status, Batch.callback_url, Batch.tenant_id
-        )
-    ).one()
+    finished, total, status, callback, tenant_id = add_finished_job(session, batch_id)
     if finished < total:
         return
-    session.execute(
-        update(Batch)
-        .where(Batch.id == batch_id)
-        .values(
-            completed_at=datetime.now(UTC),
-            status=BatchStatus.CANCELLED
-            if status == BatchStatus.CANCELLED
-            else BatchStatus.COMPLETED,
-        )
+    close_batch(
+        session,
+        batch_id,
+        completed_at=datetime.now(UTC),
+        status=BatchStatus.CANCELLED if status == BatchStatus.CANCELLED else BatchStatus.COMPLETED,
     )
     if callback:
         _event(
@@ -143,12 +140,7 @@ def cancel_batch_jobs(session: Session, batch: Batch, *, deliver: Deliver | None
     """Cancels every active job of a batch in a few statements (a batch may hold 10,000):
     the same effects as finish_job on each, done in bulk. Returns how many were cancelled."""
     now = datetime.now(UTC)
-    ended = session.execute(
-        update(Job)
-        .where(Job.batch_id == batch.id, Job.status.in_(JOB_ACTIVE))
-        .values(status=JobStatus.CANCELLED, finished_at=now)
-        .returning(Job.id, Job.callback_url)
-    ).all()
+    ended = cancel_active_jobs(session, batch.id, status=JobStatus.CANCELLED, finished_at=now)
     for job_id, callback in ended:
         if callback:
             _event(
@@ -162,10 +154,6 @@ def cancel_batch_jobs(session: Session, batch: Batch, *, deliver: Deliver | None
     if ended:
         # All but one are counted at once; the last goes through the usual count, which
         # completes the batch if nothing else is left.
-        session.execute(
-            update(Batch)
-            .where(Batch.id == batch.id)
-            .values(jobs_finished=Batch.jobs_finished + len(ended) - 1)
-        )
+        add_finished_jobs(session, batch.id, len(ended) - 1)
         _count_towards_batch(session, batch.id, deliver=deliver)
     return len(ended)

@@ -21,11 +21,19 @@ FINALIZE_JOB = "ltb.finalize_job"
 REAP = "ltb.reap"
 DISPATCH_BATCH = "ltb.dispatch_batch"
 DELIVER_WEBHOOK = "ltb.deliver_webhook"
+# Retention (ltb/retention.py): one job's deletion, and the periodic sweep for expiry.
+PURGE_JOB = "ltb.purge_job"
+EXPIRE_OUTPUTS = "ltb.expire_outputs"
+# Writes a job's next output revision (a cue edit, or a chunk redone on request).
+PUBLISH_REVISION = "ltb.publish_revision"
 
 PLAN_QUEUE = "ltb"
 CHUNK_QUEUE = "ltb.chunks"
+# The plans of a batch's jobs. A worker takes from its queues in turn, so one job's plan
+# is not queued behind a 5,000-job batch's plans (the chunks' fairness is the dispatcher's).
+BATCH_PLAN_QUEUE = "ltb.batch-plans"
 # What `ltb worker` consumes: the translation work. Its depth is the queue depth.
-QUEUES = (CHUNK_QUEUE, PLAN_QUEUE)
+QUEUES = (CHUNK_QUEUE, PLAN_QUEUE, BATCH_PLAN_QUEUE)
 # Webhook deliveries, consumed by `ltb webhooks` (and by `ltb worker --beat` on a single
 # node): a receiver that answers slowly holds a delivery process, never a translator.
 WEBHOOK_QUEUE = "ltb.webhooks"
@@ -99,11 +107,13 @@ def _celery_options(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             TRANSLATE_CHUNK: {"queue": CHUNK_QUEUE},
             FINALIZE_JOB: {"queue": CHUNK_QUEUE},
+            PUBLISH_REVISION: {"queue": CHUNK_QUEUE},
             DELIVER_WEBHOOK: {"queue": WEBHOOK_QUEUE},
         },
         "task_serializer": "json",
         "accept_content": ["json"],
         "beat_schedule": {
             "reap": {"task": REAP, "schedule": settings.reaper_interval_s},
+            "expire-outputs": {"task": EXPIRE_OUTPUTS, "schedule": settings.retention_interval_s},
         },
     }

@@ -13,15 +13,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
 # The states and output kinds are the core's own (re-exported for api/ and the OpenAPI
 # document); a second copy here could drift from what the workers write.
 from ltb.states import BatchStatus as BatchStatus
+from ltb.states import DubMix as DubMix
 from ltb.states import JobStage as JobStage
 from ltb.states import JobStatus as JobStatus
 from ltb.states import OutputKind as OutputKind
+from ltb.states import Priority as Priority
+from ltb.states import RevisionReason as RevisionReason
+from ltb.states import RevisionStatus as RevisionStatus
 
 
 class Language(StrEnum):
@@ -60,18 +65,19 @@ class Voice(StrEnum):
     KIKI = "Kiki"
 
 
-class OutputFileKind(StrEnum):
-    """A file a succeeded job delivers: its outputs and its manifest."""
+def _output_file_kinds() -> type[StrEnum]:
+    # Every output kind of the registry, and the manifest: built from OutputKind, so a
+    # kind added there is a file the job view may list without a second edit here.
+    members = {kind.name: kind.value for kind in OutputKind} | {"MANIFEST": "manifest"}
+    kinds = StrEnum("OutputFileKind", members, module=__name__)  # type: ignore[misc]
+    kinds.__doc__ = "A file a succeeded job delivers: its outputs and its manifest."
+    return kinds
 
-    TEXT = "text"
-    SRT = "srt"
-    VTT = "vtt"
-    WAV = "wav"
-    TRANSCRIPT = "transcript"
-    SOURCE_SRT = "source_srt"
-    SOURCE_VTT = "source_vtt"
-    BILINGUAL_SRT = "bilingual_srt"
-    MANIFEST = "manifest"
+
+if TYPE_CHECKING:
+    OutputFileKind: TypeAlias = str
+else:
+    OutputFileKind = _output_file_kinds()
 
 
 class VisualContext(StrEnum):
@@ -139,6 +145,18 @@ class OutputFile(Outside):
     url: str | None = Field(description="A time-limited presigned URL.")
 
 
+class RevisionInfo(Outside):
+    """A later set of a job's outputs: its cues edited, or one chunk redone."""
+
+    revision: int = Field(description="Its number; its objects live under `rev-N/`.")
+    reason: RevisionReason
+    status: RevisionStatus
+    chunk_index: int | None = Field(description="The chunk a `redo` translated again.")
+    created_at: datetime
+    finished_at: datetime | None
+    error: ErrorInfo | None
+
+
 class JobView(Outside):
     """GET /v1/jobs/{id}, and the body of the job.* webhooks."""
 
@@ -165,6 +183,38 @@ class JobView(Outside):
     provider: Provider | None = Field(
         description="Who answered the job's requests: `emulator` when any request went to "
         "the built-in emulator (placeholder translations); null until one is answered."
+    )
+    retention_days: int | None = Field(
+        default=None,
+        description="The job's keep period in days: the shorter of its request's and its "
+        "tenant's; null keeps its outputs until it is deleted.",
+    )
+    expires_at: datetime | None = Field(
+        default=None, description="When its outputs are due for deletion; null if never."
+    )
+    deleted_at: datetime | None = Field(
+        default=None, description="When its owner deleted it (DELETE /v1/jobs/{id})."
+    )
+    outputs_expired_at: datetime | None = Field(
+        default=None,
+        description="When every object written for it was deleted (retention or deletion); "
+        "from then on it lists no outputs. Its usage stays.",
+    )
+    output_revision: int = Field(
+        description="The revision `outputs` lists: 0 as finalized (in the output prefix "
+        "itself), N once revision N is ready (under `rev-N/`)."
+    )
+    revisions: list[RevisionInfo] = Field(
+        description="Revisions after the first, oldest first: cue edits and redone chunks."
+    )
+    priority: Priority = Field(
+        default=Priority.NORMAL, description="Its order among its tenant's own jobs."
+    )
+    eta_s: float | None = Field(
+        default=None,
+        description="Seconds until the job should finish, from the work ahead of it in its "
+        "tenant's line and the tenant's share of the quota (docs/architecture.md \"Fair "
+        'scheduling"); 0 once it has ended; null while nothing says what it costs.',
     )
 
 
@@ -208,3 +258,11 @@ class BatchView(Outside):
     usage: BatchUsage
     failures: list[Failure] = Field(description="The first 100 failed jobs, oldest first.")
     failure_codes: dict[str, int] = Field(description="Failed jobs by error code, all of them.")
+    priority: Priority = Field(
+        default=Priority.NORMAL, description="The priority each of its jobs has."
+    )
+    eta_s: float | None = Field(
+        default=None,
+        description="Seconds until its last job should finish, as that job's `eta_s`; 0 once "
+        "every job has ended.",
+    )

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     quota_rpm: int = Field(default=100, ge=1)
     quota_tpm: int = Field(default=100_000, ge=1)
     quota_headroom: float = Field(default=0.97, gt=0, le=1)
+    # Chunks admitted to the task queue at once, fleet-wide (fair scheduling). Set it to a
+    # few times the fleet's worker slots: fewer starves the workers, many more lets a big
+    # tenant's chunks queue ahead of a small tenant's again.
+    dispatch_window_chunks: int = Field(default=32, ge=1)
 
     # --- planning ---------------------------------------------------------------------------
     input_safety_margin: float = Field(default=0.05, ge=0, lt=0.5)
@@ -106,6 +110,8 @@ class Settings(BaseSettings):
     # a killed worker's chunk is taken over within this plus the reaper's interval.
     chunk_lease_s: int = Field(default=45, ge=3)
     reaper_interval_s: float = Field(default=15.0, gt=0)
+    # How often the beat looks for jobs past their retention (and deletions cut short).
+    retention_interval_s: float = Field(default=300.0, gt=0)
     # Queued work that has not moved for this long, with the queue empty, lost its message.
     reaper_stale_s: float = 60.0
     # A job that has made no progress for this long while work of its own was runnable,

@@ -71,6 +71,18 @@ CHUNK_LEAF: frozenset[ChunkStatus] = frozenset(
 CHUNK_ACTIVE: frozenset[ChunkStatus] = frozenset({ChunkStatus.PENDING, ChunkStatus.RUNNING})
 
 
+class UsageOutcome(StrEnum):
+    """How a provider request ended, as its usage record says; a failed attempt records
+    its error code instead (provider_rate_limited, …)."""
+
+    # Begun before the call, not completed yet.
+    PENDING = "pending"
+    OK = "ok"
+    TRUNCATED = "truncated"
+    # Left pending by a worker that died; closed by the reaper at the most it could cost.
+    ABANDONED = "abandoned"
+
+
 class BatchStatus(StrEnum):
     OPEN = "open"
     COMPLETED = "completed"
@@ -89,6 +101,8 @@ class EventType(StrEnum):
     JOB_SUCCEEDED = "job.succeeded"
     JOB_FAILED = "job.failed"
     JOB_CANCELLED = "job.cancelled"
+    # Its owner deleted it (DELETE /v1/jobs/{id}) and everything written for it is gone.
+    JOB_DELETED = "job.deleted"
     BATCH_COMPLETED = "batch.completed"
 
     @property
@@ -121,8 +135,62 @@ class OutputKind(StrEnum):
     SRT = "srt"
     VTT = "vtt"
     WAV = "wav"
+    # Deliverables: broadcast subtitles, the dub mix, the dubbed video.
+    TTML = "ttml"
+    MIX_WAV = "mix_wav"
+    MP4 = "mp4"
+    MKV = "mkv"
     # Realtime engine only: the source transcript and captions built from it.
     TRANSCRIPT = "transcript"
     SOURCE_SRT = "source_srt"
     SOURCE_VTT = "source_vtt"
     BILINGUAL_SRT = "bilingual_srt"
+
+
+class DubMix(StrEnum):
+    """How the dub meets the source's own soundtrack in the mix and the dubbed video."""
+
+    # The dub alone: for a soundtrack that is only speech.
+    REPLACE = "replace"
+    # The original kept under the dub, ducked while the dub speaks.
+    VOICEOVER = "voiceover"
+
+
+class RevisionReason(StrEnum):
+    """Why an output revision was made."""
+
+    CUE_EDIT = "cue_edit"
+    REDO = "redo"
+
+
+class RevisionStatus(StrEnum):
+    """pending: queued for a worker | ready: published, the job's outputs | failed."""
+
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class UsagePurpose(StrEnum):
+    """Why a provider request was made, on its usage record."""
+
+    TRANSLATE = "translate"
+    REDO = "redo"
+
+
+class Priority(StrEnum):
+    """A job's place among its own tenant's work: the dispatcher admits a tenant's `high`
+    chunks before its `normal` ones, and those before its `low` ones. It never moves a
+    job ahead of another tenant's share (docs/architecture.md "Fair scheduling")."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        """Larger goes first."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK: dict[Priority, int] = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2}

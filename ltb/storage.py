@@ -19,7 +19,7 @@ import re
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +158,7 @@ class ObjectStore(Protocol):
         ...
 
     def delete_prefix(self, prefix: ObjectRef) -> int: ...
+    def delete_objects(self, refs: Sequence[ObjectRef]) -> int: ...
     def ensure_bucket(self, name: str) -> None: ...
     def check(self) -> None: ...
 
@@ -508,6 +509,25 @@ class S3Store:
                     )
                 deleted += len(keys)
 
+    def delete_objects(self, refs: Sequence[ObjectRef]) -> int:
+        """Deletes exactly these objects (a missing one is no error); returns how many asked."""
+        by_bucket: dict[str, list[str]] = {}
+        for ref in refs:
+            by_bucket.setdefault(ref.bucket, []).append(ref.key)
+        for bucket, keys in by_bucket.items():
+            for start in range(0, len(keys), 1000):  # S3 deletes at most 1,000 per request
+                batch: DeleteTypeDef = {
+                    "Objects": [{"Key": key} for key in keys[start : start + 1000]],
+                    "Quiet": True,
+                }
+                with self._mapped("delete", f"s3://{bucket}/{keys[start]}"):
+                    failed = self._client.delete_objects(Bucket=bucket, Delete=batch)
+                if errors := failed.get("Errors", []):
+                    raise unavailable(
+                        f"could not delete {len(errors)} objects in s3://{bucket}; the first, {errors[0].get('Key')}: {errors[0].get('Code')}"
+                    )
+        return len(refs)
+
     def ensure_bucket(self, name: str) -> None:
         _check_bucket(name, f"s3://{name}")
         with self._mapped("create bucket", f"s3://{name}"):
@@ -659,6 +679,11 @@ class LocalStore:
         for item in listed:
             self._path(item.ref).unlink(missing_ok=True)
         return len(listed)
+
+    def delete_objects(self, refs: Sequence[ObjectRef]) -> int:
+        for ref in refs:
+            self._path(ref).unlink(missing_ok=True)
+        return len(refs)
 
     def ensure_bucket(self, name: str) -> None:
         _check_bucket(name, f"s3://{name}")

@@ -5,6 +5,8 @@ say which sources its jobs may fetch, write grants where its jobs may put their 
 besides the default output location, which is always writable. Prefixes are folders, not
 strings: a grant of `s3://media/initech` covers `s3://media/initech/talk.mp4`, never
 `s3://media/initech-secret/talk.mp4`.
+
+Finding a tenant or a key's tenant, and listing keys, are queries: ltb/tenant_repository.py.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ltb.db.models import ApiKey, Tenant, utcnow
 from ltb.errors import LtbError, RequestRefused
+from ltb.retention import check_tenant_retention
 from ltb.storage import ObjectRef
+from ltb.tenant_repository import tenant_named
 
 KEY_PREFIX = "ltb_"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -105,6 +109,7 @@ def create_tenant(
     name: str,
     read_prefixes: Sequence[str],
     write_prefixes: Sequence[str] = (),
+    retention_days: int | None = None,
 ) -> Tenant:
     """A new tenant that may read under `read_prefixes` and write under `write_prefixes`."""
     if not _NAME.match(name):
@@ -113,20 +118,31 @@ def create_tenant(
             code="invalid_tenant_name",
         )
     reads, writes = folders(read_prefixes), folders(write_prefixes)
-    if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
+    check_tenant_retention(retention_days)
+    if tenant_named(session, name) is not None:
         raise RequestRefused(f"a tenant named {name!r} exists already", code="tenant_exists")
-    tenant = Tenant(name=name, read_prefixes=reads, write_prefixes=writes)
+    tenant = Tenant(
+        name=name, read_prefixes=reads, write_prefixes=writes, retention_days=retention_days
+    )
     session.add(tenant)
     session.flush()
     return tenant
 
 
 def find_tenant(session: Session, name: str) -> Tenant:
-    tenant = session.scalar(select(Tenant).where(Tenant.name == name))
+    tenant = tenant_named(session, name)
     if tenant is None:
         raise RequestRefused(
             f"no tenant named {name!r}; create it with `ltb tenants create`", code="unknown_tenant"
         )
+    return tenant
+
+
+def set_retention(session: Session, tenant: Tenant, days: int | None) -> Tenant:
+    """Keep the tenant's finished jobs' outputs `days` days (None: until deleted). It
+    applies to jobs already finished too: the sweep reads it each time."""
+    tenant.retention_days = check_tenant_retention(days)
+    session.flush()
     return tenant
 
 
@@ -136,6 +152,33 @@ def rotate_webhook_secret(session: Session, tenant: Tenant) -> str:
     tenant.webhook_secret = new_webhook_secret()
     session.flush()
     return tenant.webhook_secret
+
+
+@dataclass(frozen=True, slots=True)
+class TenantShares:
+    """What `ltb tenants update` may change about a tenant's share of the quota; None keeps
+    a value, and 0 takes a cap or budget away."""
+
+    weight: int | None = None
+    max_concurrent_chunks: int | None = None
+    monthly_token_budget: int | None = None
+
+
+def update_shares(session: Session, tenant: Tenant, shares: TenantShares) -> Tenant:
+    for name in ("weight", "max_concurrent_chunks", "monthly_token_budget"):
+        value = getattr(shares, name)
+        if value is not None and value < 0:
+            raise RequestRefused(f"{name} must be 0 or more (got {value})", code="invalid_tenant")
+    if shares.weight is not None:
+        if shares.weight < 1:
+            raise RequestRefused("the weight must be 1 or more", code="invalid_tenant")
+        tenant.weight = shares.weight
+    if shares.max_concurrent_chunks is not None:
+        tenant.max_concurrent_chunks = shares.max_concurrent_chunks or None
+    if shares.monthly_token_budget is not None:
+        tenant.monthly_token_budget = shares.monthly_token_budget or None
+    session.flush()
+    return tenant
 
 
 # --- keys -------------------------------------------------------------------------------
@@ -158,22 +201,6 @@ def create_operator_key(session: Session) -> str:
     )
     session.flush()
     return key
-
-
-def list_keys(session: Session, *, tenant: Tenant) -> list[ApiKey]:
-    """The tenant's keys, revoked ones included, oldest first."""
-    return list(
-        session.scalars(
-            select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.created_at)
-        )
-    )
-
-
-def list_operator_keys(session: Session) -> list[ApiKey]:
-    """The operator keys, revoked ones included, oldest first."""
-    return list(
-        session.scalars(select(ApiKey).where(ApiKey.operator.is_(True)).order_by(ApiKey.created_at))
-    )
 
 
 def revoke_key(session: Session, key_id: str) -> ApiKey:

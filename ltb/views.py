@@ -12,15 +12,24 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Batch, Job, UsageDaily, UsageRecord
-from ltb.outputs import MANIFEST_FILE, OUTPUTS
+from ltb.db.models import Batch, Job, Tenant, UsageRecord
+from ltb.fair_share import batch_eta_s, job_eta_s
+from ltb.outputs import MANIFEST_FILE, OUTPUTS, revision_prefix
+from ltb.retention import effective_days, expires_at, outputs_gone
 from ltb.schemas import BatchView, JobView
 from ltb.states import JOB_FINISHED, JobStatus
 from ltb.storage import ObjectRef, ObjectStore
 from ltb.usage import TOKEN_KINDS
+from ltb.view_repository import (
+    batch_failure_codes,
+    batch_failures,
+    batch_job_counts,
+    batch_usage_sums,
+    job_revisions,
+    usage_record_sums,
+)
 
 # Each output kind's file name, from the output registry.
 OUTPUT_FILES: dict[str, str] = {kind.value: spec.file_name for kind, spec in OUTPUTS.items()}
@@ -60,6 +69,9 @@ def job_model(
 ) -> JobView:
     """The job as GET /v1/jobs/{id} shows it. A job `just_created` has no usage to sum."""
     usage = dict(_NO_USAGE) if just_created else _usage(session, [UsageRecord.job_id == job.id])
+    # One read per tenant per session: the identity map keeps it for a page of jobs.
+    tenant = session.get(Tenant, job.tenant_id)
+    tenant_days = tenant.retention_days if tenant is not None else None
     percent = (
         100.0
         if job.status == JobStatus.SUCCEEDED
@@ -98,6 +110,14 @@ def job_model(
             "callback_url": job.callback_url,
             "warnings": job.warnings,
             "provider": job.provider,
+            "retention_days": effective_days(job.retention_days, tenant_days),
+            "expires_at": expires_at(job, tenant_days),
+            "deleted_at": job.deleted_at,
+            "outputs_expired_at": job.outputs_expired_at,
+            "output_revision": job.output_revision,
+            "revisions": _revisions(session, job),
+            "priority": job.priority,
+            "eta_s": job_eta_s(session, job),
         }
     )
 
@@ -107,37 +127,15 @@ def batch_model(session: Session, batch: Batch) -> BatchView:
     counts = dict.fromkeys(JOB_STATUSES, 0)
     by_target: dict[str, dict[str, int]] = {}
     chunks_done = chunks_total = 0
-    rows = session.execute(
-        select(
-            Job.target_lang,
-            Job.status,
-            func.count(Job.id),
-            func.coalesce(func.sum(Job.chunks_done), 0),
-            func.coalesce(func.sum(Job.chunks_total), 0),
-        )
-        .where(Job.batch_id == batch.id)
-        .group_by(Job.target_lang, Job.status)
-    )
+    rows = batch_job_counts(session, batch.id)
     for target, status, count, done, total in rows:
         counts[status] = counts.get(status, 0) + int(count)
         by_target.setdefault(target, dict.fromkeys(JOB_STATUSES, 0))[status] = int(count)
         chunks_done += int(done)
         chunks_total += int(total)
     finished = sum(counts[s] for s in FINISHED)
-    failures = session.execute(
-        select(Job.id, Job.source_uri, Job.target_lang, Job.error_code, Job.error_message)
-        .where(Job.batch_id == batch.id, Job.status == JobStatus.FAILED)
-        .order_by(Job.finished_at)
-        .limit(FAILURES_LISTED)
-    ).all()
-    failure_codes = {
-        str(code): int(n)
-        for code, n in session.execute(
-            select(Job.error_code, func.count(Job.id))
-            .where(Job.batch_id == batch.id, Job.status == JobStatus.FAILED)
-            .group_by(Job.error_code)
-        ).all()
-    }
+    failures = batch_failures(session, batch.id, limit=FAILURES_LISTED)
+    failure_codes = {str(code): int(n) for code, n in batch_failure_codes(session, batch.id)}
     return BatchView.model_validate(
         {
             "id": batch.id,
@@ -172,6 +170,8 @@ def batch_model(session: Session, batch: Batch) -> BatchView:
                 for job_id, uri, target, code, message in failures
             ],
             "failure_codes": failure_codes,
+            "priority": batch.priority,
+            "eta_s": batch_eta_s(session, batch),
         }
     )
 
@@ -185,13 +185,7 @@ _NO_USAGE: dict[str, Any] = {f"{kind}_tokens": 0 for kind in TOKEN_KINDS} | {
 
 def _usage(session: Session, where: Iterable[Any]) -> dict[str, Any]:
     """Billed totals: always sums of the usage records, never a stored copy."""
-    row = session.execute(
-        select(
-            *(func.coalesce(func.sum(getattr(UsageRecord, kind)), 0) for kind in TOKEN_KINDS),
-            func.count(UsageRecord.id),
-            func.coalesce(func.sum(UsageRecord.cost), 0),
-        ).where(*where)
-    ).one()
+    row = usage_record_sums(session, where)
     count = len(TOKEN_KINDS)
     kinds = {
         f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:count], strict=True)
@@ -205,14 +199,7 @@ def _usage(session: Session, where: Iterable[Any]) -> dict[str, Any]:
 
 def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
     """A batch's totals from the daily rollup, so a 10,000-job batch costs a few rows."""
-    row = session.execute(
-        select(
-            *(func.coalesce(func.sum(getattr(UsageDaily, kind)), 0) for kind in TOKEN_KINDS),
-            func.coalesce(func.sum(UsageDaily.requests), 0),
-            func.coalesce(func.sum(UsageDaily.cost), 0),
-            func.max(UsageDaily.currency),
-        ).where(UsageDaily.tenant_id == batch.tenant_id, UsageDaily.batch_id == str(batch.id))
-    ).one()
+    row = batch_usage_sums(session, batch.tenant_id, batch.id)
     count = len(TOKEN_KINDS)
     kinds = {
         f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:count], strict=True)
@@ -225,14 +212,32 @@ def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
     }
 
 
+def _revisions(session: Session, job: Job) -> list[dict[str, Any]]:
+    return [
+        {
+            "revision": row.revision,
+            "reason": row.reason,
+            "status": row.status,
+            "chunk_index": row.chunk_idx,
+            "created_at": row.created_at,
+            "finished_at": row.finished_at,
+            "error": {"code": row.error_code, "message": row.error_message or ""}
+            if row.error_code
+            else None,
+        }
+        for row in job_revisions(session, job.id)
+    ]
+
+
 def _outputs(job: Job, *, store: ObjectStore, presign_expiry_s: int) -> list[dict[str, Any]]:
-    if job.status != JobStatus.SUCCEEDED:
+    if job.status != JobStatus.SUCCEEDED or outputs_gone(job):
         return []
     files = [(kind, name) for kind, name in OUTPUT_FILES.items() if kind in job.outputs]
     files.append(("manifest", MANIFEST_FILE))
+    prefix = revision_prefix(job.output_prefix, job.output_revision)
     out = []
     for kind, name in files:
-        ref = ObjectRef.parse(job.output_prefix + name)
+        ref = ObjectRef.parse(prefix + name)
         out.append(
             {
                 "kind": kind,

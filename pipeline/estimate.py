@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ltb import tokens
-from ltb.errors import MediaError
+from ltb.errors import MediaError, RequestRefused
 from ltb.languages import check_dub_request, check_language, check_outputs
-from ltb.outputs import spoken
+from ltb.outputs import DEFAULT_DUCK_DB, MAX_DUCK_DB, MIN_DUCK_DB, spoken
 from ltb.pricing import Cost, PriceTable
 from ltb.settings import Settings
-from ltb.states import Engine
+from ltb.states import DubMix, Engine
 from pipeline.analysis import SourceAnalysis
 from pipeline.plan import ChunkPlan, Limits, PlanOptions, Source, plan_chunks
 
@@ -26,6 +26,9 @@ class TranslationRequest:
     source_lang: str | None = None
     voice: str | None = None
     engine: Engine = Engine.FILE
+    # How the dub meets the source's soundtrack in mix_wav, mp4 and mkv.
+    dub_mix: DubMix = DubMix.REPLACE
+    duck_db: float = DEFAULT_DUCK_DB
 
     @classmethod
     def checked(
@@ -37,14 +40,26 @@ class TranslationRequest:
         source_lang: str | None = None,
         voice: str | None = None,
         engine: Engine = Engine.FILE,
+        dub_mix: str = DubMix.REPLACE,
+        duck_db: float = DEFAULT_DUCK_DB,
     ) -> TranslationRequest:
-        """Refuses unknown languages, unknown outputs (or ones `engine` cannot build), and
-        dubs the provider cannot speak."""
+        """Refuses unknown languages, unknown outputs (or ones `engine` cannot build), dubs
+        the provider cannot speak, and a mix it cannot make."""
         check_language(target_lang)
         if source_lang is not None:
             check_language(source_lang, role="source")
         kinds = check_outputs(outputs, engine=engine)
         chosen_voice = check_dub_request(target_lang, voice) if spoken(kinds) else voice
+        if dub_mix not in tuple(DubMix):
+            raise RequestRefused(
+                f"dub mix must be one of: {', '.join(DubMix)}; got {dub_mix!r}",
+                code="invalid_option",
+            )
+        if not MIN_DUCK_DB <= duck_db <= MAX_DUCK_DB:
+            raise RequestRefused(
+                f"duck_db must lie between {MIN_DUCK_DB:g} and {MAX_DUCK_DB:g} dB; got {duck_db:g}",
+                code="invalid_option",
+            )
         return cls(
             target_lang=target_lang,
             outputs=kinds,
@@ -52,6 +67,8 @@ class TranslationRequest:
             source_lang=source_lang,
             voice=chosen_voice,
             engine=engine,
+            dub_mix=DubMix(dub_mix),
+            duck_db=duck_db,
         )
 
 

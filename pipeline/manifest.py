@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +17,10 @@ from ltb.states import ChunkStatus
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis
+from pipeline.deliver.mix import MixReport
 from pipeline.dub import DubReport
 from pipeline.plan import PlannedChunk
-from pipeline.usage_records import UsageRecord, totals
+from pipeline.usage_records import RequestUsage, totals
 
 MANIFEST_VERSION = 1
 
@@ -75,7 +76,7 @@ def build_manifest(
     job: dict[str, Any],
     analysis: SourceAnalysis,
     chunks: Sequence[ChunkReport],
-    records: Sequence[UsageRecord],
+    records: Sequence[RequestUsage],
     estimate: TokenCounts,
     price_table: PriceTable,
     model: str,
@@ -86,10 +87,11 @@ def build_manifest(
     subtitles: dict[str, Any] | None = None,
     dub: DubReport | None = None,
     error: dict[str, str] | None = None,
+    mix: MixReport | None = None,
 ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict. `provider` is who answered the requests
     ("dashscope" or "emulator"), None when none was answered."""
-    by_chunk: dict[int, list[UsageRecord]] = defaultdict(list)
+    by_chunk: dict[int, list[RequestUsage]] = defaultdict(list)
     for record in records:
         by_chunk[record.chunk_index].append(record)
     placements = {p.index: p for p in dub.placements} if dub else {}
@@ -121,12 +123,14 @@ def build_manifest(
         },
         "subtitles": subtitles,
         "dub": _dub_summary(dub),
+        # The dub mix of mix_wav and the videos: its mode, duck, gain and measured level.
+        "mix": asdict(mix) if mix else None,
         "outputs": outputs,
         "warnings": list(dict.fromkeys(warnings)),
     }
 
 
-def _chunk(chunk: ChunkReport, records: list[UsageRecord], placement: Any) -> dict[str, Any]:
+def _chunk(chunk: ChunkReport, records: list[RequestUsage], placement: Any) -> dict[str, Any]:
     return {
         "index": chunk.index,
         "start_s": round(chunk.span.start_s, 3),

@@ -19,13 +19,21 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ltb.errors import LtbError
-from ltb.outputs import MANIFEST_FILE, spoken
+from ltb.outputs import MANIFEST_FILE, check_video_outputs, spoken
 from ltb.pricing import PriceTable
 from ltb.settings import Settings
 from ltb.states import ChunkStatus
 from pipeline.analysis import SourceAnalysis, analyse_source, media_limits
-from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
+from pipeline.assemble import (
+    DubSettings,
+    MixSettings,
+    SourceMedia,
+    TranslatedChunk,
+    assemble_outputs,
+)
+from pipeline.deliver.mix import MixReport
 from pipeline.dub import DubReport
+from pipeline.dub.chunk_audio import NO_AUDIO, DubAudio, PcmFile
 from pipeline.estimate import TranslationRequest, plan_options
 from pipeline.extract import extract_chunk
 from pipeline.manifest import ChunkOutcome, build_manifest, chunk_reports
@@ -85,6 +93,9 @@ class RunResult:
 class _Books:
     """What the run knows of its chunks as they come back."""
 
+    # Where each reply's dub is spilled as it arrives: a long file's dub never sits in
+    # memory whole; assembly reads it back one chunk at a time.
+    dub_dir: Path
     outcomes: dict[int, ChunkOutcome] = field(default_factory=dict)
     translated: dict[int, TranslatedChunk] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -102,6 +113,10 @@ def translate_file(
     """Translates one local file into the requested outputs under `job.out_dir`."""
     watch = observer or _Silent()
     analysis = analyse_source(job.source, limits=media_limits(settings), name=str(job.source))
+    # Refused before anything is sent: a dubbed video needs a picture to copy.
+    check_video_outputs(
+        job.request.outputs, has_video=analysis.info.has_video, source=job.source.name
+    )
     options = plan_options(settings, job.request, url_delivery=False)
     source = Source(
         duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video
@@ -114,7 +129,9 @@ def translate_file(
     work_dir.mkdir(exist_ok=True)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     log = JsonlUsageLog(work_dir / f"usage-{run_id}.jsonl", model=client.model)
-    books = _Books(warnings=[*analysis.warnings, *plan.warnings])
+    books = _Books(
+        dub_dir=work_dir / f"dub-{run_id}", warnings=[*analysis.warnings, *plan.warnings]
+    )
 
     runner = _ChunkRunner(job, settings, client, limiter, log, work_dir / "payloads")
     error: LtbError | None = None
@@ -128,11 +145,15 @@ def translate_file(
     outputs: dict[str, Path] = {}
     subtitles: dict[str, Any] | None = None
     dub: DubReport | None = None
-    if error is None:
-        watch.assembling()
-        outputs, subtitles, dub = _assemble(
-            job, settings, analysis, books, no_speech=plan.no_speech
-        )
+    mix: MixReport | None = None
+    try:
+        if error is None:
+            watch.assembling()
+            outputs, subtitles, dub, mix = _assemble(
+                job, settings, analysis, books, no_speech=plan.no_speech
+            )
+    finally:
+        shutil.rmtree(books.dub_dir, ignore_errors=True)
     outcome = "failed" if error else ("no_speech" if plan.no_speech else "ok")
     manifest = build_manifest(
         job=_job_parameters(job, settings, client, price_table, analysis),
@@ -149,6 +170,7 @@ def translate_file(
         subtitles=subtitles,
         dub=dub,
         error=error.as_dict() if error else None,
+        mix=mix,
     )
     manifest_path = job.out_dir / MANIFEST_FILE
     _write_json(manifest_path, manifest)
@@ -272,11 +294,15 @@ def _translate_all(
                     span=chunk.span,
                     speech=chunk.speech,
                     text=reply.text,
-                    pcm=reply.pcm,
+                    audio=_spilled(books, chunk.index, reply.pcm),
                 )
                 watch.chunk_finished(chunk, ChunkStatus.DONE)
         if failure is not None:
             raise failure
+
+
+def _spilled(books: _Books, index: int, pcm: bytes) -> DubAudio:
+    return PcmFile.spill(books.dub_dir / f"chunk-{index}.pcm", pcm) if pcm else NO_AUDIO
 
 
 def _settle(
@@ -289,22 +315,35 @@ def _settle(
 
 def _assemble(
     job: LocalJob, settings: Settings, analysis: SourceAnalysis, books: _Books, *, no_speech: bool
-) -> tuple[dict[str, Path], dict[str, Any] | None, DubReport | None]:
-    assembled = assemble_outputs(
-        list(books.translated.values()),
-        outputs=job.request.outputs,
-        target_lang=job.request.target_lang,
-        timeline_end_s=analysis.duration_s,
-        out_dir=job.out_dir,
-        no_speech=no_speech,
-        dub=DubSettings(
-            max_speed=job.max_speed,
-            loudness_lufs=settings.loudness_lufs,
-            true_peak_dbtp=settings.true_peak_dbtp,
-        ),
-    )
+) -> tuple[dict[str, Path], dict[str, Any] | None, DubReport | None, MixReport | None]:
+    video = analysis.info.video
+    work_dir = job.out_dir / ".ltb" / "assembly"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        assembled = assemble_outputs(
+            list(books.translated.values()),
+            outputs=job.request.outputs,
+            target_lang=job.request.target_lang,
+            timeline_end_s=analysis.duration_s,
+            out_dir=job.out_dir,
+            no_speech=no_speech,
+            dub=DubSettings(
+                max_speed=job.max_speed,
+                loudness_lufs=settings.loudness_lufs,
+                true_peak_dbtp=settings.true_peak_dbtp,
+            ),
+            work_dir=work_dir,
+            mix=MixSettings(mode=job.request.dub_mix, duck_db=job.request.duck_db),
+            source=SourceMedia(
+                path=lambda: job.source,
+                lang=job.request.source_lang,
+                frame_size=(video.width, video.height) if video else None,
+            ),
+        )
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
     books.warnings.extend(assembled.warnings)
-    return assembled.paths, assembled.subtitles, assembled.dub
+    return assembled.paths, assembled.subtitles, assembled.dub, assembled.mix
 
 
 def _job_parameters(
@@ -322,6 +361,8 @@ def _job_parameters(
         "source_lang": request.source_lang,
         "outputs": list(request.outputs),
         "voice": request.voice if spoken(request.outputs) else None,
+        "dub_mix": request.dub_mix.value,
+        "duck_db": request.duck_db,
         "visual_context": "on" if request.visual_context else "off",
         "max_speed": job.max_speed,
         "concurrency": job.concurrency,

@@ -15,6 +15,7 @@ from typing import Any
 from ltb import tokens
 from ltb.errors import LtbError, ProviderError
 from ltb.outputs import spoken
+from ltb.states import UsageOutcome
 from ltb.usage import TokenCounts
 from pipeline.estimate import TranslationRequest
 from pipeline.extract import ChunkPayload
@@ -160,7 +161,7 @@ def translate_chunk(
             request_id=reply.request_id,
             usage=reply.usage or work.expected,
             estimated=False,
-            outcome="truncated" if reply.truncated else "ok",
+            outcome=UsageOutcome.TRUNCATED if reply.truncated else UsageOutcome.OK,
         )
         return ChunkResult(reply=reply, attempts=tuple(attempts))
     raise AssertionError("unreachable: the loop returns or raises")

@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ltb.providers import Provider
+from ltb.states import Engine, UsageOutcome
 from ltb.usage import TOKEN_KINDS, TokenCounts
 
 
 @dataclass(frozen=True, slots=True)
-class UsageRecord:
+class RequestUsage:
+    """The usage of one provider request as the pipeline books it: a value, read back
+    from the JSONL log or from the service's `usage_records` rows (ltb.db.models.UsageRecord)."""
+
     id: str
     chunk_index: int
     attempt: int
@@ -31,9 +35,9 @@ class UsageRecord:
     # True when the provider sent no usage (a stream cut before its usage chunk, or a
     # record that was never completed) and the figure is the service's own estimate.
     estimated: bool
-    outcome: str  # "pending" until completed; then "ok", "truncated" or an error code
+    outcome: str  # a UsageOutcome, or the error code of a failed attempt
     created_at: str
-    engine: str = "file"  # "file" or "realtime"
+    engine: Engine = Engine.FILE
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,14 +87,14 @@ class JsonlUsageLog:
     Used by `ltb translate`; the service keeps the same records in Postgres.
     """
 
-    def __init__(self, path: Path, *, model: str, engine: str = "file") -> None:
+    def __init__(self, path: Path, *, model: str, engine: Engine = Engine.FILE) -> None:
         self.path = path
         self.model = model
         self.engine = engine
         self._lock = threading.Lock()
 
     def begin(self, *, chunk_index: int, attempt: int, estimate: TokenCounts) -> str:
-        record = UsageRecord(
+        record = RequestUsage(
             id=uuid.uuid4().hex,
             chunk_index=chunk_index,
             attempt=attempt,
@@ -98,7 +102,7 @@ class JsonlUsageLog:
             request_id=None,
             usage=estimate,
             estimated=True,
-            outcome="pending",
+            outcome=UsageOutcome.PENDING,
             created_at=datetime.now(UTC).isoformat(),
             engine=self.engine,
         )
@@ -134,15 +138,15 @@ class JsonlUsageLog:
             }
         )
 
-    def records(self) -> list[UsageRecord]:
+    def records(self) -> list[RequestUsage]:
         """Every record in the order begun, completions folded in."""
-        records: dict[str, UsageRecord] = {}
+        records: dict[str, RequestUsage] = {}
         if not self.path.exists():
             return []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             event = json.loads(line)
             if event["event"] == "begin":
-                records[event["id"]] = UsageRecord(
+                records[event["id"]] = RequestUsage(
                     id=event["id"],
                     chunk_index=event["chunk_index"],
                     attempt=event["attempt"],
@@ -150,9 +154,9 @@ class JsonlUsageLog:
                     request_id=event["request_id"],
                     usage=_counts(event["usage"]),
                     estimated=True,
-                    outcome="pending",
+                    outcome=UsageOutcome.PENDING,
                     created_at=event["created_at"],
-                    engine=event.get("engine", "file"),
+                    engine=Engine(event.get("engine", Engine.FILE)),
                 )
             elif event["event"] == "attach":
                 records[event["id"]] = replace(records[event["id"]], request_id=event["request_id"])
@@ -178,6 +182,6 @@ def _counts(raw: dict[str, int]) -> TokenCounts:
     return TokenCounts(**{kind: int(raw.get(kind, 0)) for kind in TOKEN_KINDS})
 
 
-def totals(records: list[UsageRecord]) -> TokenCounts:
+def totals(records: list[RequestUsage]) -> TokenCounts:
     """What the records add up to: the only source of a job's billed totals."""
     return TokenCounts.sum(record.usage for record in records)

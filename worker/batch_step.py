@@ -1,4 +1,5 @@
-"""dispatch a batch: send the plan task of each of its queued jobs, a page at a time.
+"""dispatch a batch: send the plan task of each of its queued jobs, a page at a time, to
+the batch plan queue (a single job's plan, in the plan queue, is taken in turn with them).
 
 The API only records a batch's jobs (in bulk) and sends this one task, so a batch of
 10,000 jobs is accepted in seconds; the plan messages follow from here.
@@ -8,11 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-
-from ltb.db.models import Job
-from ltb.queue import PLAN_JOB
-from ltb.states import JobStatus
+from ltb.queue import BATCH_PLAN_QUEUE, PLAN_JOB
+from worker import repository as repo
 from worker.context import WorkerContext
 
 PAGE = 1000
@@ -24,12 +22,9 @@ def dispatch_batch(ctx: WorkerContext, batch_id: uuid.UUID) -> int:
     after: uuid.UUID | None = None
     while True:
         with ctx.sessions() as session:
-            query = select(Job.id).where(Job.batch_id == batch_id, Job.status == JobStatus.QUEUED)
-            if after is not None:
-                query = query.where(Job.id > after)
-            ids = list(session.scalars(query.order_by(Job.id).limit(PAGE)))
+            ids = repo.queued_job_ids(session, batch_id, after=after, limit=PAGE)
         for job_id in ids:
-            ctx.queue.send_task(PLAN_JOB, args=[str(job_id)])
+            ctx.queue.send_task(PLAN_JOB, args=[str(job_id)], queue=BATCH_PLAN_QUEUE)
         sent += len(ids)
         if len(ids) < PAGE:
             return sent

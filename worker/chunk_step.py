@@ -24,7 +24,7 @@ from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
 from ltb.outputs import spoken
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
-from ltb.states import ChunkStatus
+from ltb.states import ChunkStatus, UsagePurpose
 from ltb.storage import ObjectRef
 from pipeline.estimate import plan_options
 from pipeline.extract import ChunkPayload, extract_chunk
@@ -32,7 +32,7 @@ from pipeline.plan import PlannedChunk, Source, split_chunk
 from pipeline.translate import ChunkResult, ChunkWork, chunk_work, translate_chunk
 from pipeline.usage_records import UsageRecorder
 from worker import repository as repo
-from worker import shutdown
+from worker import shutdown, usage_repository
 from worker.context import WorkerContext
 from worker.plan_step import JobFacts, request_of, source_cache, url_delivery
 from worker.records import DbUsageRecorder
@@ -99,7 +99,9 @@ def _claim(ctx: WorkerContext, chunk_id: uuid.UUID) -> Claimed | None:
         )
 
 
-def _translate(ctx: WorkerContext, claimed: Claimed) -> ChunkResult:
+def _translate(
+    ctx: WorkerContext, claimed: Claimed, *, purpose: UsagePurpose = UsagePurpose.TRANSLATE
+) -> ChunkResult:
     job = claimed.job
     scratch = ctx.settings.scratch_dir / "payloads" / uuid.uuid4().hex
     try:
@@ -117,6 +119,7 @@ def _translate(ctx: WorkerContext, claimed: Claimed) -> ChunkResult:
                 job_id=job.id,
                 model=ctx.client.model,
                 price_table=ctx.prices.current(),
+                purpose=purpose,
             ),
             ctx,
         )
@@ -200,7 +203,7 @@ def _checkpoint(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> No
 
 
 def _split(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
-    """A truncated answer: cut the chunk in two at a pause and queue both halves."""
+    """A truncated answer: cut the chunk in two at a pause; the dispatcher admits both halves."""
     job, planned = claimed.job, claimed.planned
     with unit_of_work(ctx.sessions) as session:
         analysis = repo.cached_analysis(session, job.tenant_id, job.source_sha256 or "")
@@ -249,16 +252,13 @@ def _split(ctx: WorkerContext, claimed: Claimed, result: ChunkResult) -> None:
             f"output_truncated: chunk {planned.index} hit the output limit and was redone as chunks "
             f"{halves[0].index} and {halves[1].index}",
         ]
-        session.flush()
-        new_ids = [row.id for row in rows]
     log.info(
         "chunk %s of job %s truncated (%s attempts); split",
         planned.index,
         job.id,
         len(result.attempts),
     )
-    for chunk_id in new_ids:
-        ctx.queue.send_task(TRANSLATE_CHUNK, args=[str(chunk_id)])
+    # The halves wait, pending, for the dispatcher that runs after this task (worker/tasks.py).
 
 
 def _give_up(ctx: WorkerContext, claimed: Claimed, error: LtbError) -> None:
@@ -296,7 +296,7 @@ def _hand_back(ctx: WorkerContext, claimed: Claimed) -> None:
                 or chunk.status != ChunkStatus.RUNNING
             ):
                 return
-            repo.abandon_pending_records(
+            usage_repository.abandon_pending_records(
                 session, chunk, dubbed=claimed.dubbed, price_table=ctx.prices.current()
             )
             repo.release_lease(session, claimed.chunk_id, owner=ctx.owner)

@@ -3,8 +3,9 @@ files of workers that were killed before they could remove their own.
 
 - `_work/<job>/` holds chunk payloads sent by URL (and, for chunks done before the dub
   moved into the database, their dub audio), and `chunk_audio` the chunks' dubs; once the job
-  has succeeded (or was cancelled) nothing reads them again (outputs, manifest and usage
-  rows are elsewhere). A failed job keeps them: a retry reuses its finished chunks.
+  has succeeded (or was cancelled) nothing reads the objects again (outputs, manifest and
+  usage rows are elsewhere). A failed job keeps them: a retry reuses its finished chunks.
+  A succeeded job keeps its chunks' dubs too: its later output revisions are built from them.
 - On a worker's disk, `sources/.download-*` and `*.part` files are downloads cut short,
   `payloads/<id>/` a chunk's extracted media and `finalize-*` an assembly's folder. No task
   outlives LTB_TASK_TIME_LIMIT_S, so anything older belongs to no live task.
@@ -13,6 +14,7 @@ files of workers that were killed before they could remove their own.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
 import uuid
@@ -20,14 +22,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Chunk, ChunkAudio, Job
 from ltb.errors import LtbError
+from ltb.retention import work_folder
 from ltb.settings import Settings
-from ltb.states import JobStatus
 from ltb.storage import ObjectRef
+from worker import repository as repo
+from worker import retention_repository
+from worker import sweep_repository as sweeps
 from worker.context import WorkerContext
 
 log = logging.getLogger("ltb.worker.cleanup")
@@ -35,11 +39,13 @@ log = logging.getLogger("ltb.worker.cleanup")
 # Each job is a listing and a delete or two: a few per sweep keep the reaper quick while
 # the leftovers of earlier releases are worked through.
 WORK_REMOVALS_PER_SWEEP = 20
+# A cached source's file name: the content's SHA-256 (worker/fetch.py).
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def work_prefix(settings: Settings, job_id: uuid.UUID) -> ObjectRef:
     """The folder of one job's work objects (where the chunk step writes them)."""
-    return ObjectRef.parse(f"{settings.work_prefix.rstrip('/')}/{job_id}/")
+    return ObjectRef.parse(work_folder(settings.work_prefix, job_id))
 
 
 def remove_work(ctx: WorkerContext, job_id: uuid.UUID) -> int:
@@ -52,16 +58,10 @@ def remove_work(ctx: WorkerContext, job_id: uuid.UUID) -> int:
         log.warning("could not remove the work objects of job %s: %s", job_id, exc.message)
         return 0
     with unit_of_work(ctx.sessions) as session:
-        # The dubs kept with the chunks went into the published dub.wav; only a retry of a
-        # failed job reads them again, and this job did not fail.
-        session.execute(
-            delete(ChunkAudio).where(
-                ChunkAudio.chunk_id.in_(select(Chunk.id).where(Chunk.job_id == job_id))
-            )
-        )
-        session.execute(
-            update(Job).where(Job.id == job_id).values(work_removed_at=datetime.now(UTC))
-        )
+        # A cancelled job's dubs are never read again. A succeeded job keeps them: every
+        # later output revision (a cue edit, a redone chunk) assembles dub.wav from them.
+        repo.remove_chunk_audio(session, job_id, keep_if_succeeded=True)
+        repo.mark_work_removed(session, job_id)
     return removed
 
 
@@ -71,18 +71,7 @@ def remove_finished_work(ctx: WorkerContext, *, limit: int = WORK_REMOVALS_PER_S
     still write) have run out of time. Returns how many jobs were cleaned."""
     grace = datetime.now(UTC) - timedelta(seconds=ctx.settings.task_time_limit_s)
     with ctx.sessions() as session:
-        job_ids = list(
-            session.scalars(
-                select(Job.id)
-                .where(
-                    Job.status.in_((JobStatus.SUCCEEDED, JobStatus.CANCELLED)),
-                    Job.work_removed_at.is_(None),
-                    Job.finished_at < grace,
-                )
-                .order_by(Job.finished_at)
-                .limit(limit)
-            )
-        )
+        job_ids = sweeps.jobs_with_work_left(session, ended_before=grace, limit=limit)
     for job_id in job_ids:
         remove_work(ctx, job_id)
     return len(job_ids)
@@ -110,6 +99,29 @@ def sweep_scratch(settings: Settings, *, older_than_s: float | None = None) -> i
     if removed:
         log.info("removed %d scratch leftovers", removed)
     return removed
+
+
+def forget_unknown_sources(
+    settings: Settings, sessions: sessionmaker[Session], *, unused_for_s: float | None = None
+) -> int:
+    """Removes this machine's cached sources that no tenant's source maps to any more
+    (the jobs that used them were deleted or expired: worker/retention.py). Returns how
+    many went. Only copies unused for `unused_for_s` (default: the task time limit) go:
+    every use touches a copy, and one just downloaded may not be recorded yet."""
+    folder = settings.scratch_dir / "sources"
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - (settings.task_time_limit_s if unused_for_s is None else unused_for_s)
+    cached = {
+        path.name: path
+        for path in folder.iterdir()
+        if _SHA256.fullmatch(path.name) and path.is_file() and path.stat().st_mtime < cutoff
+    }
+    with sessions() as session:
+        unknown = set(cached) - retention_repository.known_sources(session, sorted(cached))
+    for name in unknown:
+        cached[name].unlink(missing_ok=True)
+    return len(unknown)
 
 
 def _leftovers(settings: Settings) -> Iterator[Path]:

@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import SourceObject
 from ltb.storage import ObjectRef, ObjectStore, changed
+from worker import source_repository as sources
 
 
 class SourceCache:
@@ -114,34 +113,15 @@ class SourceCache:
     def _etags_of(self, tenant_id: uuid.UUID, uri: str, sha256: str) -> set[str]:
         """The ETags under which `uri` was seen holding the bytes hashed to `sha256`."""
         with self.sessions() as session:
-            return set(
-                session.scalars(
-                    select(SourceObject.etag).where(
-                        SourceObject.tenant_id == tenant_id,
-                        SourceObject.uri == uri,
-                        SourceObject.sha256 == sha256,
-                    )
-                )
-            )
+            return sources.etags_of(session, tenant_id, uri, sha256)
 
     def _known_sha(self, tenant_id: uuid.UUID, uri: str, etag: str) -> str | None:
         with self.sessions() as session:
-            return session.scalar(
-                select(SourceObject.sha256).where(
-                    SourceObject.tenant_id == tenant_id,
-                    SourceObject.uri == uri,
-                    SourceObject.etag == etag,
-                )
-            )
+            return sources.sha256_of(session, tenant_id, uri, etag)
 
     def _remember(self, tenant_id: uuid.UUID, uri: str, etag: str, size: int, sha: str) -> None:
         with unit_of_work(self.sessions) as session:
-            if session.get(SourceObject, (tenant_id, uri, etag)) is None:
-                session.add(
-                    SourceObject(
-                        tenant_id=tenant_id, uri=uri, etag=etag, size_bytes=size, sha256=sha
-                    )
-                )
+            sources.remember(session, tenant_id, uri, etag, size_bytes=size, sha256=sha)
 
     @staticmethod
     def _touched(path: Path) -> Path:

@@ -15,29 +15,39 @@ import logging
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import update
 
 from ltb.db.engine import unit_of_work
 from ltb.db.models import Chunk, Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
-from ltb.outputs import MANIFEST_CONTENT_TYPE, MANIFEST_FILE, output_spec
-from ltb.states import ChunkStatus, JobStage, JobStatus
+from ltb.outputs import MANIFEST_CONTENT_TYPE, MANIFEST_FILE, output_spec, revision_prefix
+from ltb.states import ChunkStatus, DubMix, JobStage, JobStatus
 from ltb.storage import ObjectRef, StorageError, is_transient
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis
-from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
+from pipeline.assemble import (
+    DubSettings,
+    MixSettings,
+    SourceMedia,
+    TranslatedChunk,
+    assemble_outputs,
+)
+from pipeline.dub.chunk_audio import DubAudio
 from pipeline.manifest import ChunkOutcome, build_manifest, chunk_reports
+from pipeline.subtitles import Cue
 from worker import repository as repo
+from worker import revision_repository as revisions
+from worker import usage_repository
 from worker.cleanup import remove_work
 from worker.context import WorkerContext
+from worker.dub_audio import stored_dubs
 from worker.heartbeat import JobHeartbeat
+from worker.plan_step import source_cache
 
 log = logging.getLogger("ltb.worker.finalize")
 
@@ -57,12 +67,12 @@ def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         job = session.get_one(Job, job_id)
         analysis = repo.cached_analysis(session, job.tenant_id, job.source_sha256 or "")
         chunks = repo.chunks_of(session, job_id)
-        records = repo.usage_records(session, job_id)
+        records = usage_repository.usage_records(session, job_id)
     try:
         if analysis is None:
             raise LtbError("the source analysis is missing from the cache", code="internal_error")
         with JobHeartbeat(ctx, job_id):
-            manifest = _publish(ctx, job, analysis, chunks, records)
+            manifest, cues = publish_outputs(ctx, job, analysis, chunks, records)
     except LtbError as exc:
         if is_transient(exc) and attempt < limit:
             _hand_back(ctx, job_id)
@@ -85,6 +95,7 @@ def finalize_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     with unit_of_work(ctx.sessions) as session:
         row = session.get_one(Job, job_id)
         row.warnings = manifest["warnings"]
+        revisions.store_cues(session, job_id, revision=0, cues=cues)
         finish_job(session, row, status=JobStatus.SUCCEEDED, deliver=ctx.deliver_webhook)
     log.info("job %s succeeded", job_id)
     remove_work(ctx, job_id)
@@ -109,15 +120,30 @@ def _hand_back(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     """Lets the reaper finalize the job again soon, after a transient failure."""
     with unit_of_work(ctx.sessions) as session:
         # Not progress: the stuck clock keeps running while a finalize fails.
-        session.execute(update(Job).where(Job.id == job_id).values(stage=JobStage.TRANSLATING))
+        repo.set_stage(session, job_id, JobStage.TRANSLATING, progress=False)
 
 
-def _publish(
-    ctx: WorkerContext, job: Job, analysis: SourceAnalysis, chunks: list[Chunk], records: list[Any]
-) -> dict[str, Any]:
+def publish_outputs(
+    ctx: WorkerContext,
+    job: Job,
+    analysis: SourceAnalysis,
+    chunks: list[Chunk],
+    records: list[Any],
+    *,
+    revision: int = 0,
+    cues: Sequence[Cue] | None = None,
+) -> tuple[dict[str, Any], list[Cue]]:
+    """Assembles every output and the manifest under the revision's prefix (revision 0:
+    the job's output prefix); `cues` replace the built ones for the kinds written from
+    cues (a cue edit). Returns the manifest and the cues the subtitles were written from."""
+    prefix = revision_prefix(job.output_prefix, revision)
     scratch = Path(tempfile.mkdtemp(prefix=f"finalize-{job.id}-", dir=_scratch(ctx)))
     try:
-        translated = [_translated(ctx, c) for c in chunks if c.status == ChunkStatus.DONE]
+        done = [c for c in chunks if c.status == ChunkStatus.DONE]
+        dubs = stored_dubs(ctx.sessions, ctx.store, job.id, done)
+        translated = [_translated(c, dubs[c.id]) for c in done]
+        work_dir = scratch / "work"
+        work_dir.mkdir()
         assembled = assemble_outputs(
             translated,
             outputs=job.outputs,
@@ -130,17 +156,22 @@ def _publish(
                 loudness_lufs=ctx.settings.loudness_lufs,
                 true_peak_dbtp=ctx.settings.true_peak_dbtp,
             ),
+            work_dir=work_dir,
+            mix=MixSettings(mode=DubMix(job.dub_mix), duck_db=job.duck_db),
+            source=_source(ctx, job, analysis),
+            cues=cues,
         )
         paths, subtitles, dub = assembled.paths, assembled.subtitles, assembled.dub
         no_speech = job.chunks_total == 0
         warnings = [*job.warnings, *assembled.warnings]
-        with unit_of_work(ctx.sessions) as session:
-            repo.set_stage(session, job.id, JobStage.PUBLISHING)
+        if revision == 0:  # a later revision is written for a job that has already succeeded
+            with unit_of_work(ctx.sessions) as session:
+                repo.set_stage(session, job.id, JobStage.PUBLISHING)
         for kind, path in paths.items():
             with _output_bucket(job.output_prefix):
                 ctx.store.upload_file(
                     path,
-                    ObjectRef.parse(job.output_prefix + path.name),
+                    ObjectRef.parse(prefix + path.name),
                     content_type=output_spec(kind).content_type,
                 )
         table = ctx.prices.by_id(job.price_table) if job.price_table else ctx.prices.current()
@@ -161,14 +192,15 @@ def _publish(
             warnings=warnings,
             subtitles=subtitles,
             dub=dub,
+            mix=assembled.mix,
         )
         with _output_bucket(job.output_prefix):
             ctx.store.put_bytes(
-                ObjectRef.parse(job.output_prefix + MANIFEST_FILE),
+                ObjectRef.parse(prefix + MANIFEST_FILE),
                 (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode(),
                 content_type=MANIFEST_CONTENT_TYPE,
             )
-        return manifest
+        return manifest, assembled.cues
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -189,22 +221,36 @@ def _output_bucket(output_prefix: str) -> Iterator[None]:
         ) from exc
 
 
+def _source(ctx: WorkerContext, job: Job, analysis: SourceAnalysis) -> SourceMedia:
+    """The source for the mix and the videos, fetched (or found in this machine's cache)
+    only when a writer asks for it."""
+
+    def local() -> Path:
+        path, _ = source_cache(ctx).local(
+            tenant_id=job.tenant_id, uri=job.source_uri, sha256=job.source_sha256
+        )
+        return path
+
+    video = analysis.info.video
+    return SourceMedia(
+        path=local,
+        lang=job.source_lang,
+        frame_size=(video.width, video.height) if video else None,
+    )
+
+
 def _scratch(ctx: WorkerContext) -> Path:
     ctx.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
     return ctx.settings.scratch_dir
 
 
-def _translated(ctx: WorkerContext, chunk: Chunk) -> TranslatedChunk:
-    with ctx.sessions() as session:
-        pcm = repo.chunk_audio(session, chunk.id) or b""
-    if not pcm and chunk.result_audio_uri:  # a chunk done before the dub moved into the database
-        pcm = ctx.store.get_bytes(ObjectRef.parse(chunk.result_audio_uri), max_bytes=2**31)
+def _translated(chunk: Chunk, audio: DubAudio) -> TranslatedChunk:
     return TranslatedChunk(
         index=chunk.idx,
         span=Span(chunk.start_s, chunk.end_s),
         speech=tuple(Span(a, b) for a, b in chunk.speech),
         text=chunk.result_text or "",
-        pcm=pcm,
+        audio=audio,
     )
 
 
@@ -228,6 +274,8 @@ def _parameters(job: Job) -> dict[str, Any]:
         "source_lang": job.source_lang,
         "outputs": list(job.outputs),
         "voice": job.voice,
+        "dub_mix": job.dub_mix,
+        "duck_db": job.duck_db,
         "visual_context": "on" if job.visual_context else "off",
         "output_prefix": job.output_prefix,
         "labels": job.labels,

@@ -14,8 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
-
+from worker import source_repository as sources
 from worker.context import WorkerContext
 
 
@@ -25,12 +24,8 @@ def source_lock(ctx: WorkerContext, tenant_id: uuid.UUID, uri: str) -> Iterator[
     engine = ctx.sessions.kw["bind"]
     if engine.dialect.name == "postgresql":
         key = int.from_bytes(digest[:8], "big", signed=True)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        with sources.advisory_lock(engine, key):
+            yield
         return
     folder = ctx.settings.scratch_dir / "locks"
     folder.mkdir(parents=True, exist_ok=True)

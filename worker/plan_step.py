@@ -1,6 +1,7 @@
-"""plan a job: fetch → probe → speech map → plan, then queue one task per chunk.
+"""plan a job: fetch → probe → speech map → plan, then record its chunks as pending for the
+dispatcher (worker/dispatch.py), which admits them to the queue by tenant fairness.
 
-Idempotent: a job already planned only has its unfinished chunks queued again, so a
+Idempotent: a job already planned only has its admitted chunks queued again, so a
 duplicated or retried plan message costs nothing. Each phase commits on its own, so the
 API shows the stage a job is in while the long work runs outside any transaction, and a
 heartbeat marks the job alive meanwhile, so an idle fleet does not send the plan again.
@@ -17,20 +18,27 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import or_, select, update
-
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Chunk, Job
+from ltb.db.models import Job
 from ltb.errors import LtbError
 from ltb.lifecycle import finish_job
+from ltb.outputs import check_video_outputs
 from ltb.queue import FINALIZE_JOB, TRANSLATE_CHUNK
-from ltb.states import FINALIZE_STAGES, JOB_ACTIVE, PLAN_STAGES, ChunkStatus, JobStage, JobStatus
+from ltb.states import (
+    FINALIZE_STAGES,
+    JOB_ACTIVE,
+    DubMix,
+    JobStage,
+    JobStatus,
+)
 from ltb.storage import TRANSIENT_CODES, is_transient
 from pipeline.analysis import SourceAnalysis, analyse_source, media_limits
 from pipeline.estimate import TranslationRequest, plan_options
 from pipeline.plan import ChunkPlan, Source, plan_chunks
 from worker import repository as repo
 from worker.context import WorkerContext
+from worker.dispatch import dispatch
+from worker.dispatch_repository import admitted_pending
 from worker.fetch import SourceCache
 from worker.heartbeat import JobHeartbeat
 from worker.locks import source_lock
@@ -39,7 +47,6 @@ log = logging.getLogger("ltb.pipeline.plan")
 
 # Errors that say "try again later" rather than "this job cannot be done".
 TRANSIENT = TRANSIENT_CODES
-# The stages of a job that is not planned yet.
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,8 @@ def request_of(job: Job) -> TranslationRequest:
         visual_context=job.visual_context,
         source_lang=job.source_lang,
         voice=job.voice,
+        dub_mix=DubMix(job.dub_mix),
+        duck_db=job.duck_db,
     )
 
 
@@ -97,9 +106,7 @@ def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
             job.status = JobStatus.RUNNING
             job.started_at = job.started_at or repo.now()
         facts = JobFacts.of(job)
-        already_planned = (
-            session.scalar(select(Chunk.id).where(Chunk.job_id == job_id).limit(1)) is not None
-        )
+        already_planned = repo.is_planned(session, job_id)
         attempt = 0 if already_planned else repo.begin_planning(session, job_id)
     if already_planned:
         requeue_unfinished(ctx, job_id)
@@ -111,6 +118,10 @@ def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     try:
         with JobHeartbeat(ctx, job_id):
             analysis = _analyse(ctx, facts)
+            # The source's name did not say sound only; its probe does: no video to dub.
+            check_video_outputs(
+                facts.request.outputs, has_video=analysis.info.has_video, source=facts.source_uri
+            )
             _stage(ctx, job_id, JobStage.PLANNING)
             source = Source(
                 duration_s=analysis.duration_s, speech=analysis.speech, video=analysis.info.video
@@ -138,6 +149,7 @@ def plan_job(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     queued = _record_plan(ctx, facts, analysis, plan)
     for task, target in queued:
         ctx.queue.send_task(task, args=[str(target)])
+    dispatch(ctx)
 
 
 def _analyse(ctx: WorkerContext, facts: JobFacts) -> SourceAnalysis:
@@ -180,9 +192,7 @@ def _record_plan(
     cost = table.cost(ctx.settings.model, estimate)
     with unit_of_work(ctx.sessions) as session:
         job = session.get_one(Job, facts.id, with_for_update=True)
-        if job.status != JobStatus.RUNNING or session.scalar(
-            select(Chunk.id).where(Chunk.job_id == job.id).limit(1)
-        ):
+        if job.status != JobStatus.RUNNING or repo.is_planned(session, job.id):
             return []  # cancelled meanwhile, or planned by a twin of this task
         rows = [repo.row_from_planned(chunk, job=job) for chunk in plan.chunks]
         session.add_all(rows)
@@ -218,7 +228,7 @@ def _record_plan(
         session.flush()
         if plan.no_speech:
             return [(FINALIZE_JOB, job.id)]
-        return [(TRANSLATE_CHUNK, row.id) for row in rows if row.status == ChunkStatus.PENDING]
+        return []  # the chunks wait, pending, for the dispatcher's fair turn
 
 
 def _budget_refusal(job: Job, input_tokens: int, cost: Decimal) -> str | None:
@@ -241,7 +251,7 @@ def abandoned(limit: int) -> LtbError:
 
 
 def requeue_unfinished(ctx: WorkerContext, job_id: uuid.UUID) -> None:
-    """Queues a planned job's pending chunks, or its finalize if every chunk is done.
+    """Queues a planned job's admitted chunks again, or its finalize if every chunk is done.
 
     A job a finalize holds (assembling, publishing) keeps its stage: the finalize owns it,
     and the reaper takes it back if that finalize dies."""
@@ -253,20 +263,18 @@ def requeue_unfinished(ctx: WorkerContext, job_id: uuid.UUID) -> None:
             job.stage = JobStage.TRANSLATING  # a twin plan left a planning stage behind
         pending = repo.pending_chunk_ids(session, job_id)
         all_done = job.chunks_done >= job.chunks_total and not pending
+        admitted = admitted_pending(session, job_id)
     if all_done:
         ctx.queue.send_task(FINALIZE_JOB, args=[str(job_id)])
-    for chunk_id in pending:
+    for chunk_id in admitted:
         ctx.queue.send_task(TRANSLATE_CHUNK, args=[str(chunk_id)])
+    dispatch(ctx)  # those not admitted yet wait for their fair turn
 
 
 def _stage(ctx: WorkerContext, job_id: uuid.UUID, stage: JobStage) -> None:
     """Enters a planning stage, unless a twin of this plan already took the job further."""
     with unit_of_work(ctx.sessions) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, or_(Job.stage.is_(None), Job.stage.in_(PLAN_STAGES)))
-            .values(stage=stage, progress_at=repo.now())
-        )
+        repo.enter_plan_stage(session, job_id, stage)
 
 
 def _fail(ctx: WorkerContext, job_id: uuid.UUID, error: LtbError) -> None:

@@ -4,8 +4,9 @@ the broker lost can be sent again; every task is idempotent, so sending twice is
 
 - chunks whose lease expired (the holder was killed) go back to pending, or fail after
   too many claims (a chunk that kills every worker must not loop forever);
-- pending chunks and queued jobs are re-sent when the queue is empty but they have not
-  moved for a while: their messages were lost (a Redis restart without persistence);
+- admitted pending chunks and queued jobs are re-sent when the queue is empty but they
+  have not moved for a while: their messages were lost (a Redis restart without
+  persistence); chunks not admitted yet are the dispatcher's, which every sweep runs;
 - jobs whose chunks are all done but which were never finalized are finalized again, and
   so are jobs whose finalize fell silent (no heartbeat for LTB_REAPER_STALE_S: its worker
   died); a plan or finalize that has used up its attempts fails the job instead;
@@ -22,6 +23,9 @@ the broker lost can be sent again; every task is idempotent, so sending twice is
      waiting its turn, not stuck; so is any job when the queue cannot be read.
   Failing a stuck job bills nothing: none of its chunks is running, and its finished
   chunks are kept for a retry;
+- output revisions (cue edits, redone chunks) whose message was lost, or whose claim is
+  older than the task time limit (its worker died), are sent again; a revision claimed
+  too many times fails as `revision_abandoned`;
 - scratch files that killed workers left on this machine are removed, and so are the
   work objects of jobs that ended without removing them (cancelled, or a finalize that
   died right after success).
@@ -34,26 +38,25 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Chunk, Job, WebhookEvent
 from ltb.outputs import spoken
-from ltb.queue import DELIVER_WEBHOOK, FINALIZE_JOB, PLAN_JOB, TRANSLATE_CHUNK, queue_depth
-from ltb.states import (
-    FINALIZE_STAGES,
-    JOB_ACTIVE,
-    PLAN_STAGES,
-    ChunkStatus,
-    JobStage,
-    JobStatus,
-    WebhookStatus,
+from ltb.queue import (
+    DELIVER_WEBHOOK,
+    FINALIZE_JOB,
+    PLAN_JOB,
+    PUBLISH_REVISION,
+    TRANSLATE_CHUNK,
+    queue_depth,
 )
-from worker import finalize_step, plan_step
+from ltb.states import FINALIZE_STAGES, PLAN_STAGES, ChunkStatus, JobStage, JobStatus
+from worker import finalize_step, plan_step, revision_step, usage_repository, webhook_repository
 from worker import repository as repo
+from worker import sweep_repository as sweeps
 from worker.cleanup import remove_finished_work, sweep_scratch
 from worker.context import WorkerContext
+from worker.dispatch import dispatch_quietly
 
 log = logging.getLogger("ltb.worker.reaper")
 
@@ -71,6 +74,8 @@ class Sweep:
     webhooks: list[uuid.UUID] = field(default_factory=list)
     failed_chunks: int = 0
     failed_jobs: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Output revisions (cue edits, redos) whose task was lost or died: (job id, revision).
+    revisions: list[tuple[uuid.UUID, int]] = field(default_factory=list)
 
 
 def reap(ctx: WorkerContext) -> Sweep:
@@ -82,17 +87,9 @@ def reap(ctx: WorkerContext) -> Sweep:
     # plan or finalize whose heartbeat is this old lost its worker.
     stale = moment - timedelta(seconds=settings.reaper_stale_s)
     with unit_of_work(ctx.sessions) as session:
-        expired = list(
-            session.execute(
-                select(Chunk, Job.outputs)
-                .join(Job, Job.id == Chunk.job_id)
-                .where(Chunk.status == ChunkStatus.RUNNING, Chunk.lease_until < moment)
-                .with_for_update(of=Chunk, skip_locked=True)
-            ).all()
-        )
         revived: set[uuid.UUID] = set()
-        for chunk, outputs in expired:
-            repo.abandon_pending_records(
+        for chunk, outputs in sweeps.expired_leases(session, moment):
+            usage_repository.abandon_pending_records(
                 session, chunk, dubbed=spoken(outputs), price_table=ctx.prices.current()
             )
             if chunk.attempts >= MAX_CLAIMS:
@@ -108,75 +105,28 @@ def reap(ctx: WorkerContext) -> Sweep:
                 sweep.failed_chunks += 1
             else:
                 chunk.status, chunk.lease_until, chunk.lease_owner = ChunkStatus.PENDING, None, None
+                chunk.admitted_at = chunk.admitted_at or moment  # re-sent below, still in flight
                 sweep.chunks.append(chunk.id)
                 revived.add(chunk.job_id)
         _fail_exhausted(ctx, session, sweep, stale)
         _fail_stuck(ctx, session, sweep, moment, queue_empty=queue_empty, skip=revived)
         ended = set(sweep.failed_jobs)
         if queue_empty:
-            sweep.chunks += session.scalars(
-                select(Chunk.id)
-                .join(Job, Job.id == Chunk.job_id)
-                .where(
-                    Chunk.status == ChunkStatus.PENDING,
-                    Chunk.updated_at < stale,
-                    Job.status == JobStatus.RUNNING,
-                )
-            )
-            sweep.plans += session.scalars(
-                select(Job.id).where(
-                    Job.updated_at < stale,
-                    (Job.status == JobStatus.QUEUED)
-                    | (
-                        (Job.status == JobStatus.RUNNING)
-                        & func.coalesce(Job.stage, "").in_(("", *PLAN_STAGES))
-                    ),
-                )
-            )
-            sweep.finalizes += session.scalars(
-                select(Job.id).where(
-                    Job.status == JobStatus.RUNNING,
-                    Job.stage == JobStage.TRANSLATING,
-                    Job.chunks_done >= Job.chunks_total,
-                    Job.updated_at < stale,
-                )
-            )
-        stalled = list(
-            session.scalars(
-                select(Job.id).where(
-                    Job.status == JobStatus.RUNNING,
-                    Job.stage.in_(FINALIZE_STAGES),
-                    func.coalesce(Job.heartbeat_at, Job.updated_at) < stale,
-                )
-            )
-        )
-        if stalled:
-            session.execute(
-                update(Job).where(and_(Job.id.in_(stalled))).values(stage=JobStage.TRANSLATING)
-            )
-            sweep.finalizes += stalled
+            sweep.chunks += sweeps.lost_chunks(session, stale)
+            sweep.plans += sweeps.lost_plans(session, stale)
+            sweep.finalizes += sweeps.lost_finalizes(session, stale)
+        sweep.finalizes += sweeps.take_back_stalled_finalizes(session, stale)
+        sweep.revisions = revision_step.resend_lost(ctx, session, queue_empty=queue_empty)
         # Webhooks whose next attempt is due (first sends go out at once after the commit).
-        sweep.webhooks += session.scalars(
-            select(WebhookEvent.id)
-            .where(
-                WebhookEvent.status == WebhookStatus.PENDING, WebhookEvent.next_attempt_at <= moment
-            )
-            .order_by(WebhookEvent.next_attempt_at)
-            .limit(WEBHOOKS_PER_SWEEP)
+        sweep.webhooks += webhook_repository.due_event_ids(
+            session, moment, limit=WEBHOOKS_PER_SWEEP
         )
         sweep.plans = [job_id for job_id in sweep.plans if job_id not in ended]
         sweep.finalizes = [job_id for job_id in sweep.finalizes if job_id not in ended]
         # Touch what is re-sent, so the next sweep does not send it again straight away.
-        if sweep.chunks:
-            session.execute(
-                update(Chunk).where(Chunk.id.in_(sweep.chunks)).values(updated_at=moment)
-            )
-        if sweep.plans or sweep.finalizes:
-            session.execute(
-                update(Job)
-                .where(Job.id.in_([*sweep.plans, *sweep.finalizes]))
-                .values(updated_at=moment)
-            )
+        sweeps.touch(
+            session, moment, chunk_ids=sweep.chunks, job_ids=[*sweep.plans, *sweep.finalizes]
+        )
     for job_id in sweep.plans:
         ctx.queue.send_task(PLAN_JOB, args=[str(job_id)])
     for chunk_id in dict.fromkeys(sweep.chunks):
@@ -185,6 +135,8 @@ def reap(ctx: WorkerContext) -> Sweep:
         ctx.queue.send_task(FINALIZE_JOB, args=[str(job_id)])
     for event_id in sweep.webhooks:
         ctx.queue.send_task(DELIVER_WEBHOOK, args=[str(event_id)])
+    for job_id, revision in sweep.revisions:
+        ctx.queue.send_task(PUBLISH_REVISION, args=[str(job_id), revision])
     if sweep.chunks or sweep.plans or sweep.finalizes or sweep.failed_chunks or sweep.failed_jobs:
         log.info(
             "reaped: %d chunks re-sent, %d plans, %d finalizes, %d chunks failed, %d jobs failed",
@@ -194,6 +146,9 @@ def reap(ctx: WorkerContext) -> Sweep:
             sweep.failed_chunks,
             len(sweep.failed_jobs),
         )
+    # Admits what lost its dispatcher (a worker that died between a chunk and the next
+    # admission, a cancel that freed slots) while the window has room.
+    dispatch_quietly(ctx)
     try:
         sweep_scratch(settings)
         remove_finished_work(ctx)
@@ -205,23 +160,19 @@ def reap(ctx: WorkerContext) -> Sweep:
 def _fail_exhausted(ctx: WorkerContext, session: Session, sweep: Sweep, stale: datetime) -> None:
     """Fails jobs whose plan or finalize fell silent on its last allowed attempt, rather
     than sending it once more."""
-    silent = func.coalesce(Job.heartbeat_at, Job.updated_at) < stale
-    rules = (
+    settings = ctx.settings
+    exhausted = (
         (
-            plan_step.abandoned(ctx.settings.plan_max_attempts),
-            func.coalesce(Job.stage, "").in_(("", *PLAN_STAGES))
-            & (Job.plan_attempts >= ctx.settings.plan_max_attempts),
+            plan_step.abandoned(settings.plan_max_attempts),
+            sweeps.exhausted_plans(session, stale, max_attempts=settings.plan_max_attempts),
         ),
         (
-            finalize_step.abandoned(ctx.settings.finalize_max_attempts),
-            Job.stage.in_(FINALIZE_STAGES)
-            & (Job.finalize_attempts >= ctx.settings.finalize_max_attempts),
+            finalize_step.abandoned(settings.finalize_max_attempts),
+            sweeps.exhausted_finalizes(session, stale, max_attempts=settings.finalize_max_attempts),
         ),
     )
-    for error, rule in rules:
-        for job_id in session.scalars(
-            select(Job.id).where(Job.status == JobStatus.RUNNING, silent, rule)
-        ):
+    for error, job_ids in exhausted:
+        for job_id in job_ids:
             repo.fail_job(
                 session, job_id, code=error.code, message=error.message, deliver=ctx.deliver_webhook
             )
@@ -241,35 +192,16 @@ def _fail_stuck(
     settings = ctx.settings
     idle_since = moment - timedelta(seconds=settings.stuck_after_s)
     alive = moment - timedelta(seconds=settings.reaper_stale_s)
-    own_chunk_moved = exists().where(
-        Chunk.job_id == Job.id,
-        or_(
-            (Chunk.status == ChunkStatus.RUNNING) & (Chunk.lease_until >= moment),
-            Chunk.started_at >= idle_since,
-            Chunk.finished_at >= idle_since,
-        ),
-    )
-    has_pending = (
-        exists()
-        .where(Chunk.job_id == Job.id, Chunk.status == ChunkStatus.PENDING)
-        .label("has_pending")
-    )
-    candidates = session.execute(
-        select(Job.id, Job.status, Job.stage, Job.chunks_done, Job.chunks_total, has_pending)
-        .where(
-            Job.status.in_(JOB_ACTIVE),
-            func.coalesce(Job.progress_at, Job.created_at) < idle_since,
-            or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < alive),
-            ~own_chunk_moved,
-        )
-        .limit(STUCK_PER_SWEEP)
-    ).all()
     candidates = [
-        row for row in candidates if row.id not in skip and row.id not in sweep.failed_jobs
+        row
+        for row in sweeps.stuck_candidates(
+            session, moment, idle_since=idle_since, alive=alive, limit=STUCK_PER_SWEEP
+        )
+        if row.id not in skip and row.id not in sweep.failed_jobs
     ]
     if not candidates:
         return
-    fleet_idle = queue_empty and not _work_in_flight(session, moment, alive)
+    fleet_idle = queue_empty and not sweeps.work_in_flight(session, moment, alive)
     for job_id, status, stage, done, total, pending in candidates:
         runnable = (
             status == JobStatus.QUEUED
@@ -291,18 +223,3 @@ def _fail_stuck(
             deliver=ctx.deliver_webhook,
         )
         sweep.failed_jobs[job_id] = "stuck"
-
-
-def _work_in_flight(session: Session, moment: datetime, alive: datetime) -> bool:
-    """Whether any job has a chunk on a live lease or a plan or finalize beating."""
-    chunk = session.scalar(
-        select(Chunk.id)
-        .where(Chunk.status == ChunkStatus.RUNNING, Chunk.lease_until >= moment)
-        .limit(1)
-    )
-    if chunk is not None:
-        return True
-    step = session.scalar(
-        select(Job.id).where(Job.status == JobStatus.RUNNING, Job.heartbeat_at >= alive).limit(1)
-    )
-    return step is not None

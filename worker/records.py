@@ -7,16 +7,16 @@ emulator answered says "emulator", whatever answered the others."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
-from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ltb.db.engine import unit_of_work
-from ltb.db.models import Job, UsageRecord
+from ltb.db.models import UsageRecord
 from ltb.pricing import PriceTable
-from ltb.providers import EMULATOR, Provider
+from ltb.providers import Provider
+from ltb.states import Engine, UsageOutcome, UsagePurpose
 from ltb.usage import TokenCounts
+from worker import usage_repository
 
 
 class DbUsageRecorder:
@@ -30,12 +30,14 @@ class DbUsageRecorder:
         job_id: uuid.UUID,
         model: str,
         price_table: PriceTable,
-        engine: str = "file",
+        engine: Engine = Engine.FILE,
+        purpose: UsagePurpose = UsagePurpose.TRANSLATE,
     ) -> None:
         self.sessions = sessions
         self.tenant_id, self.job_id, self.model = tenant_id, job_id, model
         self.engine = engine
         self.price_table = price_table
+        self.purpose = purpose
 
     def begin(self, *, chunk_index: int, attempt: int, estimate: TokenCounts) -> str:
         record_id = uuid.uuid4()
@@ -51,7 +53,8 @@ class DbUsageRecorder:
                     model=self.model,
                     engine=self.engine,
                     estimated=True,
-                    outcome="pending",
+                    outcome=UsageOutcome.PENDING,
+                    purpose=self.purpose,
                     price_table=cost.price_table,
                     cost=cost.amount,
                     currency=cost.currency,
@@ -62,11 +65,7 @@ class DbUsageRecorder:
 
     def attach_request_id(self, record_id: str, request_id: str) -> None:
         with unit_of_work(self.sessions) as session:
-            session.execute(
-                update(UsageRecord)
-                .where(UsageRecord.id == uuid.UUID(record_id))
-                .values(request_id=request_id)
-            )
+            usage_repository.set_request_id(session, uuid.UUID(record_id), request_id)
 
     def complete(
         self,
@@ -82,31 +81,18 @@ class DbUsageRecorder:
     ) -> None:
         cost = self.price_table.cost(self.model, usage)
         with unit_of_work(self.sessions) as session:
-            session.execute(
-                update(UsageRecord)
-                .where(UsageRecord.id == uuid.UUID(record_id))
-                .values(
-                    request_id=request_id,
-                    estimated=estimated,
-                    outcome=outcome,
-                    cost=cost.amount,
-                    currency=cost.currency,
-                    price_table=cost.price_table,
-                    completed_at=datetime.now(UTC),
-                    limiter_wait_s=limiter_wait_s,
-                    duration_s=duration_s,
-                    **usage.as_dict(),
-                )
+            usage_repository.complete(
+                session,
+                uuid.UUID(record_id),
+                request_id=request_id,
+                estimated=estimated,
+                outcome=outcome,
+                cost=cost.amount,
+                currency=cost.currency,
+                price_table=cost.price_table,
+                limiter_wait_s=limiter_wait_s,
+                duration_s=duration_s,
+                **usage.as_dict(),
             )
             if provider is not None:
-                # Only a change is written: the job row is shared by all its chunks.
-                unset_or_other = (
-                    or_(Job.provider.is_(None), Job.provider != EMULATOR)
-                    if provider == EMULATOR
-                    else Job.provider.is_(None)
-                )
-                session.execute(
-                    update(Job)
-                    .where(Job.id == self.job_id, unset_or_other)
-                    .values(provider=provider)
-                )
+                usage_repository.note_provider(session, self.job_id, provider)

@@ -1,25 +1,26 @@
-"""Every query the workers make. Claims and counts are single conditional statements, so
-two workers can never both own a chunk, and only one can see the last chunk finish."""
+"""The steps' queries about jobs and chunks: stages, claims, leases, counts, plans and the
+analyses they reuse. Claims and counts are single conditional statements, so two workers
+can never both own a chunk, and only one can see the last chunk finish.
+
+The workers' other queries live beside it, one module per domain: usage records in
+usage_repository, the webhook outbox in webhook_repository, sources seen before in
+source_repository, and the reaper's in sweep_repository."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Chunk, ChunkAudio, Job, SourceAnalysisCache, UsageRecord
+from ltb.db.models import Chunk, ChunkAudio, Job, SourceAnalysisCache
 from ltb.lifecycle import Deliver, finish_job
-from ltb.pricing import PriceTable
-from ltb.states import FINALIZE_STAGES, ChunkStatus, JobStage, JobStatus
+from ltb.states import FINALIZE_STAGES, PLAN_STAGES, ChunkStatus, JobStage, JobStatus
 from ltb.timeline import Span
-from ltb.tokens import MAX_OUTPUT_TOKENS
-from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis
 from pipeline.payload import VideoPayload
 from pipeline.plan import ChunkCost, PlannedChunk
-from pipeline.usage_records import UsageRecord as UsageRecordValue
 
 
 def now() -> datetime:
@@ -33,10 +34,37 @@ def job(session: Session, job_id: uuid.UUID) -> Job | None:
     return session.get(Job, job_id)
 
 
-def set_stage(session: Session, job_id: uuid.UUID, stage: JobStage) -> None:
-    """Enters a stage; entering one is progress."""
-    moment = now()
-    session.execute(update(Job).where(Job.id == job_id).values(stage=stage, progress_at=moment))
+def set_stage(
+    session: Session, job_id: uuid.UUID, stage: JobStage, *, progress: bool = True
+) -> None:
+    """Enters a stage; entering one is progress, unless the step says it is not (a job
+    handed back after a failure)."""
+    moved = {"progress_at": now()} if progress else {}
+    session.execute(update(Job).where(Job.id == job_id).values(stage=stage, **moved))
+
+
+def enter_plan_stage(session: Session, job_id: uuid.UUID, stage: JobStage) -> None:
+    """Enters a planning stage, unless the job is already past planning."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, or_(Job.stage.is_(None), Job.stage.in_(PLAN_STAGES)))
+        .values(stage=stage, progress_at=now())
+    )
+
+
+def is_planned(session: Session, job_id: uuid.UUID) -> bool:
+    """Whether the job has chunks: a plan was recorded for it."""
+    return session.scalar(select(Chunk.id).where(Chunk.job_id == job_id).limit(1)) is not None
+
+
+def queued_job_ids(
+    session: Session, batch_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """A page of the batch's queued jobs, in id order, after the id `after`."""
+    query = select(Job.id).where(Job.batch_id == batch_id, Job.status == JobStatus.QUEUED)
+    if after is not None:
+        query = query.where(Job.id > after)
+    return list(session.scalars(query.order_by(Job.id).limit(limit)))
 
 
 def heartbeat(session: Session, job_id: uuid.UUID) -> None:
@@ -169,9 +197,33 @@ def expire_lease(session: Session, chunk_id: uuid.UUID, *, owner: str) -> None:
     )
 
 
+def remove_chunk_audio(
+    session: Session, job_id: uuid.UUID, *, keep_if_succeeded: bool = False
+) -> None:
+    """Deletes the dubs kept with the job's chunks (not a succeeded job's, if so asked)."""
+    chunks = select(Chunk.id).where(Chunk.job_id == job_id)
+    if keep_if_succeeded:
+        chunks = chunks.join(Job, Job.id == Chunk.job_id).where(Job.status != JobStatus.SUCCEEDED)
+    session.execute(delete(ChunkAudio).where(ChunkAudio.chunk_id.in_(chunks)))
+
+
+def mark_work_removed(session: Session, job_id: uuid.UUID) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(work_removed_at=now()))
+
+
 def chunk_audio(session: Session, chunk_id: uuid.UUID) -> bytes | None:
     """A done chunk's dub audio (PCM16 mono 24 kHz), if it has one."""
     return session.scalar(select(ChunkAudio.pcm).where(ChunkAudio.chunk_id == chunk_id))
+
+
+def chunk_audio_sizes(session: Session, job_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """The byte length of each of a job's stored dubs, without reading the audio."""
+    rows = session.execute(
+        select(ChunkAudio.chunk_id, func.length(ChunkAudio.pcm))
+        .join(Chunk, Chunk.id == ChunkAudio.chunk_id)
+        .where(Chunk.job_id == job_id)
+    )
+    return {chunk_id: int(size) for chunk_id, size in rows}
 
 
 def finish_chunk(
@@ -268,7 +320,7 @@ def row_from_planned(planned: PlannedChunk, *, job: Job, parent_idx: int | None 
     )
 
 
-# --- analyses and usage -------------------------------------------------------------------
+# --- analyses ---------------------------------------------------------------------------
 
 
 def cached_analysis(session: Session, tenant_id: uuid.UUID, sha256: str) -> SourceAnalysis | None:
@@ -286,52 +338,3 @@ def cache_analysis(
         )
     else:
         row.runs += 1  # analysed again: counted, so a missed cache shows up in operations
-
-
-def abandon_pending_records(
-    session: Session, chunk: Chunk, *, dubbed: bool, price_table: PriceTable
-) -> int:
-    """Closes the usage rows a dead worker left pending, at the most the provider could
-    have billed: the measured input plus the model's whole output allowance."""
-    rows = list(
-        session.scalars(
-            select(UsageRecord).where(
-                UsageRecord.job_id == chunk.job_id,
-                UsageRecord.chunk_idx == chunk.idx,
-                UsageRecord.outcome == "pending",
-            )
-        )
-    )
-    for row in rows:
-        if dubbed:
-            row.output_audio = max(0, MAX_OUTPUT_TOKENS - row.output_text)
-        else:
-            row.output_text, row.output_audio = MAX_OUTPUT_TOKENS, 0
-        counts = TokenCounts.of(row)
-        cost = price_table.cost(row.model, counts)
-        row.outcome, row.estimated = "abandoned", True
-        row.cost, row.currency, row.price_table = cost.amount, cost.currency, cost.price_table
-        row.completed_at = now()
-    return len(rows)
-
-
-def usage_records(session: Session, job_id: uuid.UUID) -> list[UsageRecordValue]:
-    rows = session.scalars(
-        select(UsageRecord)
-        .where(UsageRecord.job_id == job_id)
-        .order_by(UsageRecord.created_at, UsageRecord.id)
-    )
-    return [
-        UsageRecordValue(
-            id=str(row.id),
-            chunk_index=row.chunk_idx,
-            attempt=row.attempt,
-            model=row.model,
-            request_id=row.request_id,
-            usage=TokenCounts.of(row),
-            estimated=row.estimated,
-            outcome=row.outcome,
-            created_at=row.created_at.isoformat(),
-        )
-        for row in rows
-    ]

@@ -14,8 +14,11 @@ from celery.signals import task_prerun, worker_process_init, worker_shutting_dow
 from ltb.queue import (
     DELIVER_WEBHOOK,
     DISPATCH_BATCH,
+    EXPIRE_OUTPUTS,
     FINALIZE_JOB,
     PLAN_JOB,
+    PUBLISH_REVISION,
+    PURGE_JOB,
     REAP,
     TRANSLATE_CHUNK,
     make_celery,
@@ -24,9 +27,12 @@ from ltb.settings import get_settings
 from worker import (
     batch_step,
     chunk_step,
+    dispatch,
     finalize_step,
     plan_step,
     reaper,
+    retention,
+    revision_step,
     shutdown,
     webhook_step,
 )
@@ -64,12 +70,22 @@ def plan_job(job_id: str) -> None:
 
 @app.task(name=TRANSLATE_CHUNK)
 def translate_chunk(chunk_id: str) -> None:
-    chunk_step.run_chunk(worker_context(), uuid.UUID(chunk_id))
+    ctx = worker_context()
+    try:
+        chunk_step.run_chunk(ctx, uuid.UUID(chunk_id))
+    finally:
+        # However the chunk ended, its slot in the window is free: admit the next fair one.
+        dispatch.dispatch_quietly(ctx)
 
 
 @app.task(name=FINALIZE_JOB)
 def finalize_job(job_id: str) -> None:
     finalize_step.finalize_job(worker_context(), uuid.UUID(job_id))
+
+
+@app.task(name=PUBLISH_REVISION)
+def publish_revision(job_id: str, revision: int) -> None:
+    revision_step.publish_revision(worker_context(), uuid.UUID(job_id), int(revision))
 
 
 @app.task(name=DISPATCH_BATCH)
@@ -85,3 +101,13 @@ def deliver_webhook(event_id: str) -> None:
 @app.task(name=REAP)
 def reap() -> None:
     reaper.reap(worker_context())
+
+
+@app.task(name=PURGE_JOB)
+def purge_job(job_id: str) -> None:
+    retention.purge_requested(worker_context(), uuid.UUID(job_id))
+
+
+@app.task(name=EXPIRE_OUTPUTS)
+def expire_outputs() -> None:
+    retention.expire_due(worker_context())

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pydantic_core
-from sqlalchemy import select
 
 from ltb import __version__
 from ltb.db.engine import unit_of_work
@@ -37,6 +36,7 @@ from ltb.webhooks import (
     signature,
 )
 from worker import repository as repo
+from worker import webhook_repository
 from worker.context import WorkerContext
 from worker.webhook_http import post
 
@@ -89,11 +89,7 @@ def _claim(ctx: WorkerContext, event_id: uuid.UUID) -> _Claim | None:
     """Counts the attempt and leases the event, committed before the POST is made."""
     settings = ctx.settings
     with unit_of_work(ctx.sessions) as session:
-        event = session.scalar(
-            select(WebhookEvent)
-            .where(WebhookEvent.id == event_id, WebhookEvent.status == WebhookStatus.PENDING)
-            .with_for_update(skip_locked=True)
-        )
+        event = webhook_repository.locked_pending_event(session, event_id, skip_locked=True)
         now = repo.now()
         if event is None or event.next_attempt_at > now:
             return None
@@ -138,11 +134,7 @@ def _attempt(settings: Settings, claim: _Claim, resolver: Resolver | None) -> _O
 def _record(ctx: WorkerContext, claim: _Claim, outcome: _Outcome) -> None:
     settings = ctx.settings
     with unit_of_work(ctx.sessions) as session:
-        event = session.scalar(
-            select(WebhookEvent)
-            .where(WebhookEvent.id == claim.event_id, WebhookEvent.status == WebhookStatus.PENDING)
-            .with_for_update()
-        )
+        event = webhook_repository.locked_pending_event(session, claim.event_id)
         if event is None:
             return
         now = repo.now()

@@ -5,19 +5,25 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.jobs.schemas import (
+    DUB_MIX_HELP,
+    DUCK_DB_HELP,
     Budget,
     CallbackUrl,
+    DubMix,
+    DuckDb,
     Labels,
     LanguageCode,
     OutputKind,
+    RetentionDays,
     S3Prefix,
     S3Uri,
     VisualContext,
     VoiceName,
 )
 from ltb.languages import LANGUAGES
+from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB
 from ltb.schemas import BatchView
-from ltb.states import Engine
+from ltb.states import Engine, Priority
 
 __all__ = ["BatchCreate", "BatchView"]
 
@@ -51,13 +57,25 @@ class BatchCreate(BaseModel):
         max_length=len(LANGUAGES),
         description="Dub voice per target language (each one of `target_langs`).",
     )
+    dub_mix: DubMix = Field(default=DEFAULT_DUB_MIX, description=DUB_MIX_HELP)
+    duck_db: DuckDb = Field(default=DEFAULT_DUCK_DB, description=DUCK_DB_HELP)
     visual_context: VisualContext = VisualContext.OFF
     labels: Labels = Field(default_factory=dict)
     budget: Budget | None = Field(default=None, description="Applies to each job.")
+    priority: Priority = Field(
+        default=Priority.NORMAL,
+        description="Order among this tenant's own jobs (for each job of the batch): high before normal before low. "
+        "It never moves the job ahead of other tenants' fair shares.",
+    )
     callback_url: CallbackUrl | None = Field(
         default=None, description="Receives job.* for each job and batch.completed at the end."
     )
     estimate_only: bool = False
+    retention_days: RetentionDays | None = Field(
+        default=None,
+        description="Delete each job's outputs this many days after it finishes; at most "
+        "the tenant's period (`retention_too_long`).",
+    )
     engine: Engine = Field(
         default=Engine.FILE,
         description="file or realtime, for every job (see JobCreate.engine).",

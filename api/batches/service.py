@@ -1,28 +1,30 @@
 """The rules of batches. A batch is recorded with all its jobs in bulk and one dispatch
-task, so 10,000 jobs are accepted in seconds; the plan messages are sent by a worker."""
+task, so 10,000 jobs are accepted in seconds; the plan messages are sent by a worker.
+The queries live in api/batches/repository.py."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.batches import repository
 from api.batches.schemas import BatchCreate, BatchView
 from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError, not_found
+from api.idempotency import replayed, request_fingerprint
 from api.jobs import repository as jobs_repository
-from api.jobs.service import allowed, refuse_unserved
-from ltb.db.models import Batch, Chunk, Job, Tenant
+from api.jobs.service import allowed, refuse_over_budget, refuse_unserved
+from ltb.db.models import Batch, Tenant
 from ltb.languages import check_dub_request, check_engine, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
-from ltb.outputs import spoken
+from ltb.outputs import audio_only_key, check_video_outputs, spoken
 from ltb.queue import DISPATCH_BATCH
+from ltb.retention import check_job_retention
+from ltb.states import BatchStatus, JobStatus
 from ltb.storage import ObjectRef
 from ltb.tenancy import default_output_prefix
 from ltb.views import batch_model
@@ -65,12 +67,14 @@ def submit(
 ) -> tuple[Batch, bool]:
     """Records a batch and its jobs; one dispatch task follows the commit."""
     session = uow.session
-    fingerprint = _fingerprint(body)
+    fingerprint = request_fingerprint(body)
     if idempotency_key:
-        existing = _by_key(session, tenant.id, idempotency_key)
+        existing = repository.by_idempotency_key(session, tenant_id=tenant.id, key=idempotency_key)
         if existing is not None:
-            return _replayed(existing, fingerprint)
+            return replayed(existing, fingerprint, what="batch")
+    refuse_over_budget(session, tenant)
     targets, voices = _targets_and_voices(body)
+    check_job_retention(body.retention_days, tenant.retention_days)
     if body.callback_url:
         check_callback_url(body.callback_url, allow_private=context.settings.webhook_allow_private)
     max_jobs = context.settings.max_batch_jobs
@@ -89,6 +93,7 @@ def submit(
         ),
         labels=dict(body.labels),
         callback_url=body.callback_url,
+        priority=body.priority,
         jobs_total=total,
     )
     session.add(batch)
@@ -96,18 +101,18 @@ def submit(
         session.flush()
     except IntegrityError:
         session.rollback()
-        existing = _by_key(session, tenant.id, idempotency_key or "")
+        existing = repository.by_idempotency_key(
+            session, tenant_id=tenant.id, key=idempotency_key or ""
+        )
         if existing is None:
             raise
-        return _replayed(existing, fingerprint)
+        return replayed(existing, fingerprint, what="batch")
     rows = [
         _job_row(context, tenant, batch, body, source, target, voices)
         for source in sources
         for target in targets
     ]
-    # Core insert in one statement per few thousand rows: ORM objects would cost seconds here.
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(Job), rows[start : start + 5000])
+    repository.add_jobs(session, rows)
     uow.enqueue(DISPATCH_BATCH, str(batch.id))
     return batch, False
 
@@ -156,6 +161,12 @@ def _sources(
                 403,
                 "source_not_allowed",
                 f"{len(outside)} sources are outside this tenant's allowed prefixes, e.g. {outside[0]}",
+            )
+        # Named sources that say sound only are refused now; listed ones fail at planning.
+        outputs = check_outputs(body.outputs)
+        for uri in uris:
+            check_video_outputs(
+                outputs, has_video=not audio_only_key(ObjectRef.parse(uri).key), source=uri
             )
         return list(dict.fromkeys(uris))
     prefix = body.source_prefix or ""
@@ -207,6 +218,8 @@ def _job_row(
         ),
         "engine": body.engine,
         "voice": voices[target],
+        "dub_mix": body.dub_mix,
+        "duck_db": body.duck_db,
         "visual_context": body.visual_context == "on",
         "output_prefix": default_output_prefix(
             tenant, job_id, output_bucket=context.settings.output_bucket
@@ -216,12 +229,14 @@ def _job_row(
         "budget_max_input_tokens": body.budget.max_input_tokens if body.budget else None,
         "budget_max_cost": body.budget.max_cost if body.budget else None,
         "callback_url": body.callback_url,
-        "status": "queued",
+        "retention_days": body.retention_days,
+        "priority": body.priority,
+        "status": JobStatus.QUEUED,
     }
 
 
 def find(session: Session, *, tenant: Tenant, batch_id: uuid.UUID) -> Batch:
-    batch = session.scalar(select(Batch).where(Batch.id == batch_id, Batch.tenant_id == tenant.id))
+    batch = repository.get(session, tenant_id=tenant.id, batch_id=batch_id)
     if batch is None:
         raise not_found("batch")
     return batch
@@ -235,19 +250,12 @@ def cancel(uow: UnitOfWork, *, tenant: Tenant, batch_id: uuid.UUID) -> Batch:
     """Cancels every job not yet finished; chunks in flight finish and are recorded."""
     session = uow.session
     batch = find(session, tenant=tenant, batch_id=batch_id)
-    if batch.status != "open":
+    if batch.status != BatchStatus.OPEN:
         raise ApiError(409, "not_cancellable", f"the batch is {batch.status}")
-    batch.status = "cancelled"
+    batch.status = BatchStatus.CANCELLED
     session.flush()
     cancel_batch_jobs(session, batch, deliver=uow.deliver_webhook)
-    session.execute(
-        update(Chunk)
-        .where(
-            Chunk.job_id.in_(select(Job.id).where(Job.batch_id == batch.id)),
-            Chunk.status == "pending",
-        )
-        .values(status="cancelled")
-    )
+    repository.cancel_unstarted_chunks(session, batch_id=batch.id)
     session.refresh(batch)
     return batch
 
@@ -256,42 +264,12 @@ def retry_failed(uow: UnitOfWork, *, tenant: Tenant, batch_id: uuid.UUID) -> tup
     """Queues the batch's failed jobs again; their finished chunks are never redone."""
     session = uow.session
     batch = find(session, tenant=tenant, batch_id=batch_id)
-    if batch.status == "cancelled":
+    if batch.status == BatchStatus.CANCELLED:
         raise ApiError(409, "not_retryable", "the batch was cancelled")
-    reopened = [
-        job_id
-        for job_id, _ in jobs_repository.requeue_failed(session, where=Job.batch_id == batch.id)
-    ]
+    reopened = jobs_repository.requeue_failed_of_batch(session, batch_id=batch.id)
     if reopened:
         jobs_repository.reopen_unfinished_chunks(session, job_ids=reopened)
-        session.execute(
-            update(Batch)
-            .where(Batch.id == batch.id)
-            .values(
-                jobs_finished=Batch.jobs_finished - len(reopened), status="open", completed_at=None
-            )
-        )
+        repository.reopen(session, batch_id=batch.id, jobs=len(reopened))
         uow.enqueue(DISPATCH_BATCH, str(batch.id))
     session.refresh(batch)
     return batch, len(reopened)
-
-
-def _by_key(session: Session, tenant_id: uuid.UUID, key: str) -> Batch | None:
-    return session.scalar(
-        select(Batch).where(Batch.tenant_id == tenant_id, Batch.idempotency_key == key)
-    )
-
-
-def _fingerprint(body: BatchCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _replayed(batch: Batch, fingerprint: str) -> tuple[Batch, bool]:
-    if batch.request_fingerprint != fingerprint:
-        raise ApiError(
-            409,
-            "idempotency_key_reused",
-            "this Idempotency-Key was used with a different batch; use a new key",
-        )
-    return batch, True

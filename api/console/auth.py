@@ -16,13 +16,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import select
 
 from api.deps import SessionDep, get_tenant
 from api.errors import ApiError
 from api.ratelimit import enforce_rate_limit
-from ltb.db.models import ApiKey, Tenant
+from ltb.db.models import Tenant
 from ltb.tenancy import hash_key
+from ltb.tenant_repository import is_operator_key
 
 COOKIE = "ltb_console"
 CSRF_HEADER = "X-CSRF-Token"
@@ -67,14 +67,7 @@ def resolve(request: Request, session: SessionDep, key: str) -> Viewer:
     except ApiError as exc:
         if exc.status != 401:
             raise
-        operator = session.scalar(
-            select(ApiKey.id).where(
-                ApiKey.key_hash == hash_key(key),
-                ApiKey.operator.is_(True),
-                ApiKey.revoked_at.is_(None),
-            )
-        )
-        if operator is None:
+        if not is_operator_key(session, hash_key(key)):
             raise SignInRequired("the API key is not valid") from exc
         return Viewer(tenant=None, csrf=csrf_token(key))
     enforce_rate_limit(request, tenant)

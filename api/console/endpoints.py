@@ -16,9 +16,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
 from api.batches import endpoints as batches_api
+from api.batches import repository as batches_repository
 from api.console import cues, fleet, media
 from api.console.auth import COOKIE, PATH, SignInRequired, ViewerDep, resolve
 from api.console.charts import usage_chart
@@ -28,15 +28,25 @@ from api.jobs import endpoints as jobs_api
 from api.jobs import service as jobs_service
 from api.usage import endpoints as usage_api
 from api.usage.schemas import UsageReport
-from ltb.db.models import Batch
 from ltb.errors import LtbError
-from ltb.schemas import JobStatus, Language
+from ltb.outputs import revision_prefix
+from ltb.retention import outputs_gone
+from ltb.schemas import Language
+from ltb.states import JOB_ACTIVE, JOB_FINISHED, BatchStatus, JobStatus, OutputKind
 from ltb.storage import ObjectRef
 from ltb.views import JOB_STATUSES, OUTPUT_FILES
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["seconds"] = lambda s: f"{int(s // 60):02d}:{s % 60:06.3f}"
+# Templates name states by the enums, never by string literals.
+templates.env.globals |= {
+    "JobStatus": JobStatus,
+    "BatchStatus": BatchStatus,
+    # A batch's table shows a column per status; estimate-only jobs count as finished only.
+    "BATCH_COLUMNS": tuple(status for status in JobStatus if status is not JobStatus.ESTIMATED),
+}
+templates.env.filters["finished"] = lambda counts: sum(counts.get(s, 0) for s in JOB_FINISHED)
 
 
 class ConsoleRoute(APIRoute):
@@ -209,7 +219,7 @@ def _job_rows(
         "filters": filters,
         "statuses": JOB_STATUSES,
         "page": page,
-        "live": any(job.status in jobs_service.ACTIVE for job in page.jobs),
+        "live": any(job.status in JOB_ACTIVE for job in page.jobs),
         "query": urlencode({k: v for k, v in filters.items() if v}),
     }
 
@@ -240,7 +250,7 @@ def _job_context(
 ) -> dict[str, Any]:
     tenant = viewer.require_tenant()
     job = jobs_api.get_job(job_id, tenant, session, context)
-    return {"viewer": viewer, "job": job, "live": job.status in jobs_service.ACTIVE}
+    return {"viewer": viewer, "job": job, "live": job.status in JOB_ACTIVE}
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -254,13 +264,17 @@ def job_page(
     page = _job_context(viewer, session, context, job_id)
     job = page["job"]
     row = jobs_service.find(session, tenant=viewer.require_tenant(), job_id=job_id)
-    manifest = cues.read_manifest(context.store, row.output_prefix) if job.outputs else None
+    # The outputs of the job's current revision (a cue edit or redo writes under rev-N/).
+    outputs_prefix = revision_prefix(row.output_prefix, row.output_revision)
+    manifest = cues.read_manifest(context.store, outputs_prefix) if job.outputs else None
     video = cues.source_video(manifest)
     cue_rows: list[cues.CueRow] = []
     cue_error = None
-    if job.status == "succeeded" and "srt" in job.requested_outputs:
+    # A deleted or expired job lists no outputs: nothing is left to read or play.
+    delivered = job.status == JobStatus.SUCCEEDED and bool(job.outputs)
+    if delivered and OutputKind.SRT in job.requested_outputs:
         try:
-            cue_rows = cues.read_cues(context.store, row.output_prefix, job.target_lang)
+            cue_rows = cues.read_cues(context.store, outputs_prefix, job.target_lang)
         except LtbError as exc:
             cue_error = exc.message
     page |= {
@@ -269,8 +283,8 @@ def job_page(
         "cues": cue_rows,
         "cue_error": cue_error,
         "violating": sum(1 for cue in cue_rows if cue.violations),
-        "has_dub": job.status == "succeeded" and "wav" in job.requested_outputs,
-        "has_vtt": job.status == "succeeded" and "vtt" in job.requested_outputs,
+        "has_dub": delivered and OutputKind.WAV in job.requested_outputs,
+        "has_vtt": delivered and OutputKind.VTT in job.requested_outputs,
         "token_kinds": [
             ("input audio", job.usage.input_audio_tokens),
             ("input video", job.usage.input_video_tokens),
@@ -313,14 +327,15 @@ def job_output(
     job = jobs_service.find(session, tenant=viewer.require_tenant(), job_id=job_id)
     name = _OUTPUT_NAMES.get(kind)
     if (
-        job.status != "succeeded"
+        job.status != JobStatus.SUCCEEDED
+        or outputs_gone(job)
         or name is None
         or (kind != "manifest" and kind not in job.outputs)
     ):
         raise ApiError(404, "not_found", "output not found")
     return media.serve(
         context.store,
-        ObjectRef.parse(job.output_prefix + name),
+        ObjectRef.parse(revision_prefix(job.output_prefix, job.output_revision) + name),
         download_name=f"{job.id}-{name}" if download else None,
     )
 
@@ -340,12 +355,7 @@ def job_source(
 @router.get("/batches", response_class=HTMLResponse)
 def batch_list(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
     tenant = viewer.require_tenant()
-    batches = session.scalars(
-        select(Batch)
-        .where(Batch.tenant_id == tenant.id)
-        .order_by(Batch.created_at.desc(), Batch.id.desc())
-        .limit(100)
-    ).all()
+    batches = batches_repository.newest(session, tenant_id=tenant.id, limit=100)
     views = [batches_api.get_batch(batch.id, tenant, session) for batch in batches]
     return templates.TemplateResponse(request, "batches.html", {"viewer": viewer, "batches": views})
 
@@ -355,7 +365,12 @@ def _batch_page(request: Request, viewer: ViewerDep, batch: Any, notice: str | N
     return templates.TemplateResponse(
         request,
         name,
-        {"viewer": viewer, "batch": batch, "notice": notice, "live": batch.status == "open"},
+        {
+            "viewer": viewer,
+            "batch": batch,
+            "notice": notice,
+            "live": batch.status == BatchStatus.OPEN,
+        },
     )
 
 

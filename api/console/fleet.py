@@ -1,19 +1,18 @@
 """The operator's read-only view across tenants: progress, queue depth and cost.
 
-The only queries in the console that are not scoped to one tenant; only an operator key
-reaches them (see api.console.auth)."""
+Its queries (api/console/repository.py) are the only ones in the console not scoped to
+one tenant; only an operator key reaches them (see api.console.auth)."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ltb.db.models import Batch, Chunk, Job, Tenant, UsageDaily
+from api.console import repository
+from ltb.states import JOB_ACTIVE
 
 COST_DAYS = 30
 
@@ -30,7 +29,7 @@ class TenantRow:
 
     @property
     def active(self) -> int:
-        return self.jobs.get("queued", 0) + self.jobs.get("running", 0)
+        return sum(self.jobs.get(status, 0) for status in JOB_ACTIVE)
 
     @property
     def percent(self) -> float:
@@ -40,42 +39,17 @@ class TenantRow:
 def fleet(session: Session, *, today: date | None = None) -> list[TenantRow]:
     """One row per tenant: jobs by status, chunk progress of active jobs, queue depth
     (queued jobs and pending chunks) and the last 30 days' cost by currency."""
-    rows: dict[uuid.UUID, TenantRow] = {
-        tenant_id: TenantRow(name=name)
-        for tenant_id, name in session.execute(select(Tenant.id, Tenant.name).order_by(Tenant.name))
-    }
-    for tenant_id, status, count in session.execute(
-        select(Job.tenant_id, Job.status, func.count(Job.id)).group_by(Job.tenant_id, Job.status)
-    ):
-        rows[tenant_id].jobs[status] = int(count)
-    for tenant_id, done, total in session.execute(
-        select(
-            Job.tenant_id,
-            func.coalesce(func.sum(Job.chunks_done), 0),
-            func.coalesce(func.sum(Job.chunks_total), 0),
-        )
-        .where(Job.status.in_(("queued", "running")))
-        .group_by(Job.tenant_id)
-    ):
-        rows[tenant_id].chunks_done = int(done)
-        rows[tenant_id].chunks_total = int(total)
-    for tenant_id, pending in session.execute(
-        select(Chunk.tenant_id, func.count(Chunk.id))
-        .where(Chunk.status == "pending")
-        .group_by(Chunk.tenant_id)
-    ):
-        rows[tenant_id].chunks_pending = int(pending)
-    for tenant_id, count in session.execute(
-        select(Batch.tenant_id, func.count(Batch.id))
-        .where(Batch.status == "open")
-        .group_by(Batch.tenant_id)
-    ):
-        rows[tenant_id].open_batches = int(count)
+    rows = {tenant_id: TenantRow(name=name) for tenant_id, name in repository.tenant_names(session)}
+    for tenant_id, status, count in repository.jobs_by_status(session):
+        rows[tenant_id].jobs[status] = count
+    for tenant_id, done, total in repository.active_chunk_progress(session):
+        rows[tenant_id].chunks_done = done
+        rows[tenant_id].chunks_total = total
+    for tenant_id, pending in repository.pending_chunks(session):
+        rows[tenant_id].chunks_pending = pending
+    for tenant_id, count in repository.open_batches(session):
+        rows[tenant_id].open_batches = count
     since = (today or datetime.now(UTC).date()) - timedelta(days=COST_DAYS)
-    for tenant_id, currency, cost in session.execute(
-        select(UsageDaily.tenant_id, UsageDaily.currency, func.sum(UsageDaily.cost))
-        .where(UsageDaily.day >= since)
-        .group_by(UsageDaily.tenant_id, UsageDaily.currency)
-    ):
-        rows[tenant_id].cost[currency] = Decimal(cost or 0)
+    for tenant_id, currency, cost in repository.cost_since(session, since):
+        rows[tenant_id].cost[currency] = cost
     return list(rows.values())

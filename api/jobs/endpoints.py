@@ -83,7 +83,7 @@ def list_jobs(
             raise ApiError(422, "invalid_label_filter", "label filters look like name:value")
         label_filter = (name, value)
     filters = JobFilters(
-        status=str(status) if status else None,
+        status=status,
         target_lang=str(target) if target else None,
         label=label_filter,
         created_from=created_from,
@@ -103,6 +103,22 @@ def cancel_job(
 ) -> JobView:
     """No new chunk starts; chunks in flight finish and are recorded; the job ends cancelled."""
     job = service.cancel(uow, tenant=tenant, job_id=job_id)
+    return service.view(uow.session, context, job)
+
+
+@router.delete(
+    "/{job_id}",
+    response_model=JobView,
+    status_code=202,
+    responses=errors(*TENANT_ERRORS, 403, 404, 409),
+)
+def delete_job(
+    job_id: uuid.UUID, tenant: TenantDep, uow: UnitOfWorkDep, context: ContextDep
+) -> JobView:
+    """Delete a finished job's outputs and every copy the service made for it, at once.
+    The job stays listed with `deleted_at`, no outputs, and its usage; `job.deleted` is
+    sent to its callback once the objects are gone (`outputs_expired_at`)."""
+    job = service.delete(uow, context, tenant=tenant, job_id=job_id)
     return service.view(uow.session, context, job)
 
 

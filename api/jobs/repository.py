@@ -8,16 +8,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, not_, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ltb.db.models import Chunk, Job
 from ltb.lifecycle import reopened
+from ltb.states import ChunkStatus, JobStatus
 
 
 @dataclass(frozen=True, slots=True)
 class JobFilters:
-    status: str | None = None
+    status: JobStatus | None = None
     target_lang: str | None = None
     label: tuple[str, str] | None = None
     created_from: datetime | None = None
@@ -62,11 +63,21 @@ def page(
     return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
 
 
+def mark_deleted(session: Session, *, job_id: uuid.UUID) -> None:
+    """The owner deleted the job: marked once, so a second DELETE keeps the first moment."""
+    moment = datetime.now(UTC)
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.deleted_at.is_(None))
+        .values(deleted_at=moment, purge_started_at=func.coalesce(Job.purge_started_at, moment))
+    )
+
+
 def cancel_unstarted_chunks(session: Session, *, job_id: uuid.UUID) -> None:
     session.execute(
         update(Chunk)
-        .where(Chunk.job_id == job_id, Chunk.status == "pending")
-        .values(status="cancelled")
+        .where(Chunk.job_id == job_id, Chunk.status == ChunkStatus.PENDING)
+        .values(status=ChunkStatus.CANCELLED)
     )
 
 
@@ -87,22 +98,38 @@ def over_budget() -> ColumnElement[bool]:
     )
 
 
-def requeue_failed(
-    session: Session, *, where: ColumnElement[bool]
-) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+def requeue_failed_job(session: Session, *, tenant_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    """Puts the tenant's job back in the queue if it failed and is within its budget;
+    returns whether it did."""
+    return bool(_requeue_failed(session, (Job.id == job_id) & (Job.tenant_id == tenant_id)))
+
+
+def requeue_failed_of_batch(session: Session, *, batch_id: uuid.UUID) -> list[uuid.UUID]:
+    """Puts the batch's failed jobs within their budget back in the queue; returns their ids."""
+    return _requeue_failed(session, Job.batch_id == batch_id)
+
+
+def _requeue_failed(session: Session, where: ColumnElement[bool]) -> list[uuid.UUID]:
     """Puts the failed jobs matching `where` back in the queue, within their budget.
 
     One conditional UPDATE: of two retries racing for a job, the second waits for the
     first's row lock, then finds the job no longer failed and leaves it alone, so a
-    batch never counts one job back twice. Returns (job id, batch id) of each reopened job.
+    batch never counts one job back twice. Returns the id of each reopened job.
     """
-    requeued = session.execute(
-        update(Job)
-        .where(where, Job.status == "failed", not_(over_budget()))
-        .values(reopened())
-        .returning(Job.id, Job.batch_id)
-    ).all()
-    return [(job_id, batch_id) for job_id, batch_id in requeued]
+    return list(
+        session.scalars(
+            update(Job)
+            .where(
+                where,
+                Job.status == JobStatus.FAILED,
+                not_(over_budget()),
+                # A deleted job's translations are gone: it cannot pick up where it failed.
+                Job.purge_started_at.is_(None),
+            )
+            .values(reopened())
+            .returning(Job.id)
+        )
+    )
 
 
 def reopen_unfinished_chunks(session: Session, *, job_ids: Sequence[uuid.UUID]) -> None:
@@ -117,14 +144,15 @@ def reopen_unfinished_chunks(session: Session, *, job_ids: Sequence[uuid.UUID]) 
         .where(
             Chunk.job_id.in_(job_ids),
             or_(
-                Chunk.status.in_(("failed", "cancelled")),
-                and_(Chunk.status == "running", lease_expired),
+                Chunk.status.in_((ChunkStatus.FAILED, ChunkStatus.CANCELLED)),
+                and_(Chunk.status == ChunkStatus.RUNNING, lease_expired),
             ),
         )
         .values(
-            status="pending",
+            status=ChunkStatus.PENDING,
             lease_until=None,
             lease_owner=None,
+            admitted_at=None,  # back in the tenant's line for the dispatcher
             error_code=None,
             error_message=None,
         )

@@ -18,11 +18,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ltb.languages import LANGUAGES, VOICES
+from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB, MAX_DUCK_DB, MIN_DUCK_DB
+from ltb.retention import MAX_RETENTION_DAYS
 from ltb.schemas import (
     BatchProgress,
     BatchStatus,
     BatchUsage,
     BatchView,
+    DubMix,
     ErrorBody,
     ErrorInfo,
     Estimate,
@@ -42,7 +45,7 @@ from ltb.schemas import (
     VisualContext,
     Voice,
 )
-from ltb.states import Engine
+from ltb.states import Engine, Priority
 
 # The outside view lives in ltb.schemas (the workers build webhook bodies with it); the
 # API publishes it from here.
@@ -52,6 +55,7 @@ __all__ = [
     "BatchUsage",
     "BatchView",
     "Budget",
+    "DubMix",
     "ErrorBody",
     "ErrorInfo",
     "Estimate",
@@ -147,6 +151,8 @@ CallbackUrl = Annotated[
     ),
 ]
 
+RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)]
+
 
 def _known(names: Collection[str], code: str, what: str) -> BeforeValidator:
     known = " ".join(names)
@@ -169,6 +175,18 @@ LanguageCode = Annotated[Language, _known(LANGUAGES, "unknown_language", "langua
 VoiceName = Annotated[Voice, _known(VOICES, "unknown_voice", "voice")]
 # Validation errors of these types answer with their own code, not invalid_request.
 CODED_ERRORS = frozenset({"unknown_language", "unknown_voice"})
+
+
+# The mix fields, shared by jobs and batches.
+DuckDb = Annotated[float, Field(ge=MIN_DUCK_DB, le=MAX_DUCK_DB, allow_inf_nan=False)]
+DUB_MIX_HELP = (
+    "How the dub meets the source's soundtrack in mix_wav, mp4 and mkv: `replace` (the dub "
+    "alone) or `voiceover` (the original kept under the dub, ducked while it speaks)."
+)
+DUCK_DB_HELP = (
+    f"How far a voiceover lowers the original while the dub speaks, in dB "
+    f"({MIN_DUCK_DB:g} to {MAX_DUCK_DB:g})."
+)
 
 
 class Budget(BaseModel):
@@ -197,19 +215,33 @@ class JobCreate(BaseModel):
     outputs: list[OutputKind] = Field(default=[OutputKind.TEXT, OutputKind.SRT], min_length=1)
     voice: VoiceName | None = Field(
         default=None,
-        description="Dub voice (with outputs including wav); it must speak the target.",
+        description="Dub voice (with spoken outputs: wav, mix_wav, mp4, mkv); it must speak "
+        "the target.",
     )
+    dub_mix: DubMix = Field(default=DEFAULT_DUB_MIX, description=DUB_MIX_HELP)
+    duck_db: DuckDb = Field(default=DEFAULT_DUCK_DB, description=DUCK_DB_HELP)
     visual_context: VisualContext = VisualContext.OFF
     output_prefix: S3Prefix | None = Field(
         default=None,
         description="s3://bucket/prefix/ for the outputs; default under the output bucket.",
     )
     budget: Budget | None = None
+    priority: Priority = Field(
+        default=Priority.NORMAL,
+        description="Order among this tenant's own jobs: high before normal before low. "
+        "It never moves the job ahead of other tenants' fair shares.",
+    )
     labels: Labels = Field(default_factory=dict)
     estimate_only: bool = False
     callback_url: CallbackUrl | None = Field(
         default=None,
-        description="Receives job.succeeded, job.failed or job.cancelled, signed (see README).",
+        description="Receives job.succeeded, job.failed, job.cancelled or job.deleted, signed "
+        "(see README).",
+    )
+    retention_days: RetentionDays | None = Field(
+        default=None,
+        description="Delete the job's outputs this many days after it finishes; at most "
+        "the tenant's period (`retention_too_long`). Omit to keep the tenant's.",
     )
     engine: Engine = Field(
         default=Engine.FILE,

@@ -15,7 +15,9 @@ from api.usage.schemas import UsageReport
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
 # What api.usage.service.parse_group_by reads: comma-separated names, blanks ignored.
-_GROUP = r"\s*(?:day|week|month|target_lang|source_lang|model|batch|label:[^,]*[^,\s][^,]*)?\s*"
+_GROUP = (
+    r"\s*(?:day|week|month|target_lang|source_lang|model|batch|purpose|label:[^,]*[^,\s][^,]*)?\s*"
+)
 GROUP_BY_PATTERN = rf"^{_GROUP}(?:,{_GROUP})*$"
 
 
@@ -39,7 +41,8 @@ def usage(
         str,
         Query(
             description="Comma-separated, each at most once: day, week, month, target_lang, "
-            "source_lang, model, batch, label:<name>",
+            "source_lang, model, batch, purpose (`translate`, or `redo` for chunks redone on "
+            "request), label:<name>",
             # Published, not enforced here: parse_group_by answers invalid_group_by.
             json_schema_extra={"pattern": GROUP_BY_PATTERN},
         ),

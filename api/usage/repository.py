@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ltb.db.models import UsageDaily
 
 TIME_GRAINS = ("day", "week", "month")
-COLUMNS = ("target_lang", "source_lang", "model", "batch")
+COLUMNS = ("target_lang", "source_lang", "model", "batch", "purpose")
 
 
 def dimension(name: str, dialect: str) -> ColumnElement[Any] | Any:
@@ -40,6 +40,8 @@ def dimension(name: str, dialect: str) -> ColumnElement[Any] | Any:
         return UsageDaily.model
     if name == "batch":
         return UsageDaily.batch_id
+    if name == "purpose":
+        return UsageDaily.purpose
     if name.startswith("label:") and len(name) > len("label:"):
         return func.coalesce(UsageDaily.labels[name[len("label:") :]].as_string(), "")
     raise ValueError(name)

@@ -27,7 +27,7 @@ def parse_group_by(raw: str) -> list[str]:
         raise ApiError(
             422,
             "invalid_group_by",
-            f"cannot group by {name!r}; use day, week, month, target_lang, source_lang, model, batch or label:<name>",
+            f"cannot group by {name!r}; use day, week, month, target_lang, source_lang, model, batch, purpose or label:<name>",
         )
     if len(names) != len(set(names)):
         raise ApiError(422, "invalid_group_by", "each group_by name may appear once")

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from ltb.states import BatchStatus, ChunkStatus, JobStatus, WebhookStatus
+from ltb.states import BatchStatus, ChunkStatus, JobStatus, Priority, UsageOutcome, WebhookStatus
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 Money = Numeric(20, 8)
@@ -83,6 +83,14 @@ class Tenant(Base):
     write_prefixes: Mapped[list[Any]] = mapped_column(default=list)
     # Signs this tenant's webhooks (HMAC-SHA256); shown by `ltb tenants show`.
     webhook_secret: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
+    # Days a finished job's outputs and copies are kept; None keeps them until deleted.
+    retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Its share of the account quota against other tenants with work waiting (fair scheduling).
+    weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # At most this many of its chunks in flight at once; None: only the dispatch window.
+    max_concurrent_chunks: Mapped[int | None] = mapped_column(Integer, default=None)
+    # New jobs are refused once this calendar month's booked tokens reach it; None: no budget.
+    monthly_token_budget: Mapped[int | None] = mapped_column(BigInteger, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -130,6 +138,10 @@ class Batch(Base):
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # Given to each of its jobs (a Priority).
+    priority: Mapped[str] = mapped_column(
+        String(8), default=Priority.NORMAL, server_default="normal"
+    )
     # open: jobs still to finish | completed: every job finished | cancelled
     status: Mapped[str] = mapped_column(String(16), default=BatchStatus.OPEN)
     jobs_total: Mapped[int] = mapped_column(Integer, default=0)
@@ -145,6 +157,15 @@ class Job(Base):
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
         Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_jobs_status", "status"),
+        # The retention sweep reads finished jobs whose outputs still exist.
+        Index(
+            "ix_jobs_unexpired_finished",
+            "finished_at",
+            postgresql_where=text("outputs_expired_at IS NULL AND finished_at IS NOT NULL"),
+            sqlite_where=text("outputs_expired_at IS NULL AND finished_at IS NOT NULL"),
+        ),
+        CheckConstraint("dub_mix IN ('replace', 'voiceover')", name="ck_jobs_dub_mix"),
+        CheckConstraint("duck_db BETWEEN -40 AND 0", name="ck_jobs_duck_db"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -163,12 +184,19 @@ class Job(Base):
     outputs: Mapped[list[Any]] = mapped_column()
     voice: Mapped[str | None] = mapped_column(String(32), default=None)
     visual_context: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the dub meets the source's soundtrack in mix_wav, mp4 and mkv (a DubMix).
+    dub_mix: Mapped[str] = mapped_column(String(16), default="replace", server_default="replace")
+    duck_db: Mapped[float] = mapped_column(Float, default=-15.0, server_default="-15")
     output_prefix: Mapped[str] = mapped_column(Text)
     estimate_only: Mapped[bool] = mapped_column(Boolean, default=False)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     budget_max_input_tokens: Mapped[int | None] = mapped_column(BigInteger, default=None)
     budget_max_cost: Mapped[Decimal | None] = mapped_column(default=None)
     callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # Its order among its own tenant's work (a Priority).
+    priority: Mapped[str] = mapped_column(
+        String(8), default=Priority.NORMAL, server_default="normal"
+    )
 
     # A JobStatus and a JobStage (ltb/states.py); plain strings in the database.
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
@@ -206,6 +234,16 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     # When the job's work objects (chunk payloads and dub audio) were removed.
     work_removed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Retention (ltb/retention.py): the job's own keep period, at most its tenant's;
+    # deleted_at when its owner asked for deletion; purge_started_at when the deletion of
+    # what the service wrote for it began (the mark), outputs_expired_at when it ended.
+    retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    purge_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    outputs_expired_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The output revision its outputs are read from: 0 as finalized, N after N revisions
+    # (cue edits, redone chunks) were published (see JobRevision).
+    output_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Chunk(Base):
@@ -213,6 +251,13 @@ class Chunk(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "idx", name="uq_chunks_job_idx"),
         Index("ix_chunks_status_lease", "status", "lease_until"),
+        Index(
+            "ix_chunks_dispatch",
+            "tenant_id",
+            "admitted_at",
+            postgresql_where=text("status IN ('pending', 'running')"),
+            sqlite_where=text("status IN ('pending', 'running')"),
+        ),
         # Metrics read the recently finished chunks; done chunks have no lease to index.
         Index(
             "ix_chunks_done_finished",
@@ -239,6 +284,8 @@ class Chunk(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
+    # When the dispatcher sent its task: pending and admitted, or running, is in flight.
+    admitted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     est_input_audio: Mapped[int] = mapped_column(Integer, default=0)
     est_input_video: Mapped[int] = mapped_column(Integer, default=0)
@@ -298,13 +345,19 @@ class UsageRecord(Base):
     # True when the figures are the service's estimate (no usage chunk arrived, or the
     # record was never completed), False when the provider reported them.
     estimated: Mapped[bool] = mapped_column(Boolean, default=True)
-    outcome: Mapped[str] = mapped_column(String(32), default="pending")
+    outcome: Mapped[str] = mapped_column(
+        String(32), default=UsageOutcome.PENDING
+    )  # a UsageOutcome or an error code
     price_table: Mapped[str | None] = mapped_column(String(64), default=None)
     cost: Mapped[Decimal | None] = mapped_column(default=None)
     currency: Mapped[str | None] = mapped_column(String(8), default=None)
     # Seconds the call waited for the account-wide rate limiter, and the call's own length.
     limiter_wait_s: Mapped[float] = mapped_column(Float, default=0.0)
     duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    # Why the request was made: a UsagePurpose (`translate`, or `redo` on request).
+    purpose: Mapped[str] = mapped_column(
+        String(16), default="translate", server_default="translate"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -324,6 +377,8 @@ class UsageDaily(Base):
     target_lang: Mapped[str] = mapped_column(String(8), primary_key=True)
     source_lang: Mapped[str] = mapped_column(String(8), primary_key=True)  # "auto" when detected
     batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # "" for none
+    # The usage records' purpose: `translate`, or `redo` for chunks redone on request.
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     # The labels as a key of bounded size (SHA-256 of their JSONB text on Postgres): a key
     # holding the labels themselves broke on labels larger than a btree entry.
     labels_key: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -398,3 +453,47 @@ class SourceObject(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobRevision(Base):
+    """A later set of a job's outputs: cues edited, or one chunk redone. Revision 0 is
+    what finalize wrote and has no row; revision N's objects live under `rev-N/`."""
+
+    __tablename__ = "job_revisions"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(16))  # a RevisionReason
+    status: Mapped[str] = mapped_column(String(16))  # a RevisionStatus
+    # The chunk a `redo` revision translates again, and the voice it asked for.
+    chunk_idx: Mapped[int | None] = mapped_column(Integer, default=None)
+    voice: Mapped[str | None] = mapped_column(String(32), default=None)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    # Claims by a worker: a claim younger than the task time limit belongs to a live task
+    # (Celery kills a task past it), so a second delivery leaves it alone.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class JobCue(Base):
+    """One subtitle cue of one output revision, in timeline order (`idx` from 1)."""
+
+    __tablename__ = "job_cues"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    # The cue's lines joined with "\n".
+    text: Mapped[str] = mapped_column(Text)
+    # The words spoken, where known; the provider returns only the translation today.
+    source_text: Mapped[str | None] = mapped_column(Text, default=None)

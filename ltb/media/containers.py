@@ -12,12 +12,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import av.container
-import cv2
 
 from ltb.errors import MediaError
+
+if TYPE_CHECKING:
+    import cv2
 
 # Demuxers for the media a translation library holds; nothing that reads other files.
 ALLOWED_DEMUXERS = ",".join(
@@ -82,6 +85,9 @@ def open_capture(path: Path, *, name: str | None = None) -> Iterator[cv2.VideoCa
     # Set on every open, not once: an operator's own value must not widen the lists.
     if os.environ.get(_OPENCV_OPTIONS_VARIABLE) != OPENCV_CAPTURE_OPTIONS:
         os.environ[_OPENCV_OPTIONS_VARIABLE] = OPENCV_CAPTURE_OPTIONS
+    # Imported here: OpenCV is ~20 MB of resident memory that only video sources need.
+    import cv2
+
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     try:
         if not capture.isOpened():

@@ -12,7 +12,6 @@ from typing import Any
 
 import av
 import av.stream
-import cv2
 
 from ltb.errors import MediaError
 from ltb.media.containers import open_capture, open_media
@@ -141,6 +140,8 @@ def _container_duration_s(
 
 
 def _read_video_props(path: Path, codec: str, caps: MediaLimits, label: str) -> VideoProps:
+    import cv2  # only video needs OpenCV (see open_capture)
+
     with open_capture(path, name=label) as capture:
         width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))

@@ -124,7 +124,7 @@ def mux_dubbed_video(
     """Write `out_path`: the source's video copied, the dub mix as the default audio track,
     the original audio after it, and soft subtitles in the target (and source) language.
 
-    `dub_mix` is any audio file PyAV reads (mix_dub writes WAV); it is cut at the source's
+    `dub_mix` is any audio file PyAV reads (mix_dub writes FLAC); it is cut at the source's
     duration. Cues are checked as SRT's are; the file appears only once complete.
     """
     if container not in _FORMATS:

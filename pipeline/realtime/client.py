@@ -85,6 +85,10 @@ class SessionInput:
         return len(self.pcm16) / 2 / INPUT_RATE_HZ
 
 
+# The protocol's status of a response the server finished.
+RESPONSE_COMPLETED = "completed"
+
+
 @dataclass(frozen=True, slots=True)
 class UtteranceReply:
     """One response: the translation of one utterance the server's VAD found."""
@@ -103,6 +107,11 @@ class UtteranceReply:
     @property
     def dub_s(self) -> float:
         return len(self.pcm) / 2 / OUTPUT_RATE_HZ
+
+    @property
+    def completed(self) -> bool:
+        """The server finished the answer (not cut at the output cap)."""
+        return self.status == RESPONSE_COMPLETED
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +371,7 @@ def _take(
             transcript=reading.transcript,
             pcm=b"".join(reading.pcm_parts),
             usage=realtime_counts(response.get("usage") or {}),
-            status=str(response.get("status") or "completed"),
+            status=str(response.get("status") or RESPONSE_COMPLETED),
             heard_by_s=reading.heard_by_s,
         )
         reading.utterances.append(reply)

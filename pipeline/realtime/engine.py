@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ltb import tokens
 from ltb.errors import LtbError, ProviderError
+from ltb.states import UsageOutcome
 from ltb.timeline import Span
 from ltb.usage import TokenCounts
 from pipeline.ratelimit import RateLimiter, Reservation
@@ -139,7 +140,7 @@ async def run_segment(
             remainder = unreported(work, books.reported)
             books.close("cancelled", None, remainder, estimated=True)
             raise
-        attempts.append(books.close("ok", result, TokenCounts(), estimated=False))
+        attempts.append(books.close(UsageOutcome.OK, result, TokenCounts(), estimated=False))
         return SegmentResult(segment, _placed(segment, result), tuple(attempts))
     raise AssertionError("unreachable: the loop returns or raises")
 
@@ -178,7 +179,7 @@ class _SessionBooks:
             request_id=reply.response_id,
             usage=reply.usage,
             estimated=False,
-            outcome="ok" if reply.status == "completed" else "truncated",
+            outcome=UsageOutcome.OK if reply.completed else UsageOutcome.TRUNCATED,
             provider=self.client.provider,
         )
         self.billed.append(reply.usage)

@@ -15,6 +15,7 @@ from typing import Any
 from ltb import tokens
 from ltb.pricing import PriceTable
 from ltb.settings import Settings
+from ltb.states import Engine
 from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis
 from pipeline.estimate import TranslationRequest
@@ -127,7 +128,7 @@ def wall_time_s(durations_s: list[float], *, sessions: int, pace: float) -> floa
 def realtime_report(estimate: RealtimeEstimate, table: PriceTable, model: str) -> dict[str, Any]:
     total = estimate.total
     return {
-        "engine": "realtime",
+        "engine": Engine.REALTIME,
         "model": model,
         "sessions": len(estimate.segments),
         "segments": [

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from ltb.errors import LtbError
 from ltb.pricing import PriceTable
+from ltb.states import ChunkStatus, Engine
 from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis
+from pipeline.deliver.mix import MixReport
 from pipeline.dub import DubReport
 from pipeline.manifest import MANIFEST_VERSION
 from pipeline.realtime.engine import SegmentFailed, SegmentResult, SessionAttempt
 from pipeline.realtime.segments import Segment
-from pipeline.usage_records import UsageRecord, totals
+from pipeline.usage_records import RequestUsage, totals
 
 
 def realtime_manifest(
@@ -26,7 +29,7 @@ def realtime_manifest(
     segments: Sequence[Segment],
     results: Sequence[SegmentResult],
     error: LtbError | None,
-    records: Sequence[UsageRecord],
+    records: Sequence[RequestUsage],
     estimate: TokenCounts,
     price_table: PriceTable,
     model: str,
@@ -36,8 +39,9 @@ def realtime_manifest(
     warnings: Sequence[str],
     subtitles: dict[str, Any] | None,
     dub: DubReport | None,
+    mix: MixReport | None = None,
 ) -> dict[str, Any]:
-    by_segment: dict[int, list[UsageRecord]] = defaultdict(list)
+    by_segment: dict[int, list[RequestUsage]] = defaultdict(list)
     for record in records:
         by_segment[record.chunk_index].append(record)
     done = {r.segment.index: r for r in results}
@@ -46,7 +50,7 @@ def realtime_manifest(
     return {
         "manifest_version": MANIFEST_VERSION,
         "created_at": datetime.now(UTC).isoformat(),
-        "engine": "realtime",
+        "engine": Engine.REALTIME,
         "outcome": outcome,
         "provider": provider,
         "error": error.as_dict() if error else None,
@@ -77,6 +81,8 @@ def realtime_manifest(
         },
         "subtitles": subtitles,
         "dub": dub.as_dict() if dub else None,
+        # The dub mix of mix_wav and the videos, as in the file engine's manifest.
+        "mix": asdict(mix) if mix else None,
         "outputs": outputs,
         "warnings": list(dict.fromkeys(warnings)),
     }
@@ -96,15 +102,15 @@ def _segment(
     segment: Segment,
     result: SegmentResult | None,
     failed: SegmentFailed | None,
-    records: list[UsageRecord],
+    records: list[RequestUsage],
 ) -> dict[str, Any]:
     attempts = _attempts(segment, {segment.index: result} if result else {}, failed)
     if result is not None:
-        status = "done"
+        status = ChunkStatus.DONE
     elif failed is not None and failed.segment.index == segment.index:
-        status = "failed"
+        status = ChunkStatus.FAILED
     else:
-        status = "cancelled"
+        status = ChunkStatus.CANCELLED
     return {
         "index": segment.index,
         "start_s": round(segment.span.start_s, 3),

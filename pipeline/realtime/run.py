@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +16,21 @@ import numpy as np
 
 from ltb.errors import LtbError, RequestRefused
 from ltb.media.audio import ANALYSIS_RATE_HZ, SoundtrackDecode
-from ltb.outputs import MANIFEST_FILE, spoken
+from ltb.outputs import MANIFEST_FILE, check_video_outputs, spoken
 from ltb.pricing import PriceTable
 from ltb.settings import Settings
+from ltb.states import Engine
 from ltb.usage import TokenCounts
 from pipeline.analysis import SourceAnalysis, analyse_source, media_limits
-from pipeline.assemble import DubSettings, TranslatedChunk, assemble_outputs
+from pipeline.assemble import (
+    DubSettings,
+    MixSettings,
+    SourceMedia,
+    TranslatedChunk,
+    assemble_outputs,
+)
+from pipeline.assembly import source_cues_of
+from pipeline.dub.chunk_audio import NO_AUDIO, PcmInMemory
 from pipeline.estimate import TranslationRequest
 from pipeline.ratelimit import RateLimiter
 from pipeline.realtime.client import Frame, RealtimeClient, SessionConfig, SessionInput
@@ -78,6 +88,9 @@ def translate_file_realtime(
 ) -> RealtimeRunResult:
     source_lang = require_source_lang(job.request)
     analysis = analyse_source(job.source, limits=media_limits(settings), name=str(job.source))
+    check_video_outputs(
+        job.request.outputs, has_video=analysis.info.has_video, source=job.source.name
+    )
     limits = segment_limits(settings, analysis, visual_context=job.request.visual_context)
     segments = plan_segments(
         analysis.speech.regions,
@@ -90,7 +103,7 @@ def translate_file_realtime(
     work_dir.mkdir(exist_ok=True)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     log = JsonlUsageLog(
-        work_dir / f"usage-realtime-{run_id}.jsonl", model=client.model, engine="realtime"
+        work_dir / f"usage-realtime-{run_id}.jsonl", model=client.model, engine=Engine.REALTIME
     )
     config = SessionConfig(
         target_lang=job.request.target_lang,
@@ -125,33 +138,55 @@ def translate_file_realtime(
         if s.cut_through_speech
     ]
     dub = None
+    mix = None
     if error is None:
-        assembled = assemble_outputs(
-            translated_chunks(results),
-            outputs=job.request.outputs,
-            target_lang=job.request.target_lang,
-            source_lang=source_lang,
-            timeline_end_s=analysis.duration_s,
-            out_dir=job.out_dir,
-            no_speech=not segments,
-            dub=DubSettings(
-                max_speed=job.max_speed,
-                loudness_lufs=settings.loudness_lufs,
-                true_peak_dbtp=settings.true_peak_dbtp,
-            ),
-        )
+        chunks = translated_chunks(results)
+        video = analysis.info.video
+        assembly_dir = work_dir / "assembly"
+        assembly_dir.mkdir(exist_ok=True)
+        try:
+            assembled = assemble_outputs(
+                chunks,
+                outputs=job.request.outputs,
+                target_lang=job.request.target_lang,
+                timeline_end_s=analysis.duration_s,
+                out_dir=job.out_dir,
+                no_speech=not segments,
+                dub=DubSettings(
+                    max_speed=job.max_speed,
+                    loudness_lufs=settings.loudness_lufs,
+                    true_peak_dbtp=settings.true_peak_dbtp,
+                ),
+                work_dir=assembly_dir,
+                mix=MixSettings(mode=job.request.dub_mix, duck_db=job.request.duck_db),
+                source=SourceMedia(
+                    path=lambda: job.source,
+                    lang=source_lang,
+                    frame_size=(video.width, video.height) if video else None,
+                ),
+                # The transcript's captions: source.srt/.vtt, the bilingual track, and the
+                # dubbed video's second subtitle track.
+                source_cues=source_cues_of(
+                    chunks, source_lang=source_lang, timeline_end_s=analysis.duration_s
+                ),
+            )
+        finally:
+            shutil.rmtree(assembly_dir, ignore_errors=True)
         outputs, subtitles, dub = assembled.paths, assembled.subtitles, assembled.dub
+        mix = assembled.mix
         warnings += assembled.warnings
     outcome = "failed" if error else ("no_speech" if not segments else "ok")
     manifest = realtime_manifest(
         job={
             "source": job.source.name,
-            "engine": "realtime",
+            "engine": Engine.REALTIME,
             "target_lang": job.request.target_lang,
             "source_lang": source_lang,
             "outputs": list(job.request.outputs),
             "voice": config.voice,
             "visual_context": "on" if job.request.visual_context else "off",
+            "dub_mix": job.request.dub_mix.value,
+            "duck_db": job.request.duck_db,
             "max_speed": job.max_speed,
             "max_sessions": job.max_sessions,
             "pace": client.pace,
@@ -173,6 +208,7 @@ def translate_file_realtime(
         warnings=warnings,
         subtitles=subtitles,
         dub=dub,
+        mix=mix,
     )
     manifest_path = job.out_dir / MANIFEST_FILE
     _write_json(manifest_path, manifest)
@@ -237,7 +273,7 @@ def translated_chunks(results: list[SegmentResult]) -> list[TranslatedChunk]:
                     span=placed.span,
                     speech=placed.speech,
                     text=placed.reply.text,
-                    pcm=placed.reply.pcm,
+                    audio=PcmInMemory(placed.reply.pcm) if placed.reply.pcm else NO_AUDIO,
                     transcript=placed.reply.transcript,
                 )
             )

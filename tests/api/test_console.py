@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.console.auth import COOKIE
-from ltb.db.models import ApiKey
+from ltb.db.models import ApiKey, Job
 from ltb.settings import Settings
 from ltb.tenancy import create_operator_key, revoke_key
 
@@ -125,6 +125,22 @@ def test_outputs_are_served_with_byte_ranges(
     assert part.status_code == 206 and part.content == b"1\n"
     # Kinds the job did not ask for are not there.
     assert client.get(f"/console/jobs/{job_id}/outputs/wav").status_code == 404
+
+
+def test_the_job_page_and_its_outputs_follow_the_current_output_revision(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    tenant, key = tenant_with_key()
+    job_id = _finished_job(settings, tenant.id)
+    revised = settings.storage_root / "ltb-outputs" / "x" / str(job_id) / "rev-1"
+    revised.mkdir()
+    edited = SRT.replace("Hello there.", "Hello, edited.")
+    (revised / "subtitles.srt").write_text(edited, encoding="utf-8")
+    db.execute(update(Job).where(Job.id == job_id).values(output_revision=1))
+    _sign_in(client, key)
+    page = client.get(f"/console/jobs/{job_id}")
+    assert "Hello, edited." in page.text and "Hello there." not in page.text
+    assert client.get(f"/console/jobs/{job_id}/outputs/srt").text == edited
 
 
 def test_a_sign_in_posted_from_another_site_is_refused(client: TestClient, db: Session) -> None:
@@ -279,3 +295,22 @@ def test_the_job_list_filters_as_the_api_does(
     assert listed("from=2000-01-01&to=2000-01-02") == set()
     assert 'data-code="invalid_label_filter"' in client.get("/console/jobs?label=nolabel").text
     assert 'data-code="invalid_date"' in client.get("/console/jobs?from=yesterday").text
+
+
+def test_a_deleted_job_s_page_shows_and_serves_no_outputs(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    tenant, key = tenant_with_key()
+    job_id = _finished_job(settings, tenant.id)
+    # Marked deleted; the worker has not removed the files yet.
+    job = db.get_one(Job, job_id)
+    job.deleted_at = job.purge_started_at = datetime.now(UTC)
+    db.flush()
+    _sign_in(client, key)
+
+    page = client.get(f"/console/jobs/{job_id}")
+
+    assert page.status_code == 200
+    assert 'class="cue' not in page.text
+    assert f"/console/jobs/{job_id}/outputs/srt" not in page.text
+    assert client.get(f"/console/jobs/{job_id}/outputs/srt").status_code == 404

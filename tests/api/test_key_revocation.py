@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ltb.db.engine import session_factory, unit_of_work
 from ltb.settings import Settings
-from ltb.tenancy import create_key, create_tenant, list_keys, revoke_key
+from ltb.tenancy import create_key, create_tenant, revoke_key
+from ltb.tenant_repository import list_keys
 
 from support.postgres import fresh_database
 

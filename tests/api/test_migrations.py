@@ -441,3 +441,47 @@ def test_0006_gives_existing_jobs_zero_attempts_and_their_last_update_as_progres
             engine.dispose()
     assert (row.plan_attempts, row.finalize_attempts) == (0, 0)
     assert row.progress_at == row.updated_at
+
+
+def test_0009_gives_existing_jobs_the_default_mix_and_postgres_checks_new_ones() -> None:
+    with fresh_database("migration_0009") as plain:
+        url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
+        downgrade(url, "0008")
+        engine = create_engine(url)
+        insert_job = (
+            "INSERT INTO jobs (id, tenant_id, source_uri, target_lang, outputs, "
+            "visual_context, output_prefix, estimate_only, labels, status, "
+            "chunks_total, chunks_done, warnings, created_at, updated_at{columns}) VALUES "
+            "('{job}', '00000000-0000-0000-0000-000000000001', 's3://media/acme/a.mp4', 'en', "
+            "'[\"mp4\"]', false, 's3://ltb-outputs/acme/', false, '{{}}', 'queued', "
+            "0, 0, '[]', now(), now(){values})"
+        )
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO tenants (id, name, read_prefixes, write_prefixes, webhook_secret,"
+                        " created_at) VALUES ('00000000-0000-0000-0000-000000000001', 'acme',"
+                        " '[]', '[]', 's', now())"
+                    )
+                )
+                connection.execute(
+                    text(
+                        insert_job.format(
+                            job="00000000-0000-0000-0000-000000000002", columns="", values=""
+                        )
+                    )
+                )
+            upgrade(url)
+            with engine.connect() as connection:
+                row = connection.execute(text("SELECT dub_mix, duck_db FROM jobs")).one()
+            assert tuple(row) == ("replace", -15.0)
+            for columns, values in ((", dub_mix", ", 'karaoke'"), (", duck_db", ", -60")):
+                with pytest.raises(Exception, match="ck_jobs_d"), engine.begin() as connection:
+                    connection.execute(
+                        text(
+                            insert_job.format(job=str(uuid.uuid4()), columns=columns, values=values)
+                        )
+                    )
+        finally:
+            engine.dispose()

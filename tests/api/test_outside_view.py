@@ -66,6 +66,8 @@ def _job_answer() -> dict[str, Any]:
         "callback_url": None,
         "warnings": [],
         "provider": None,
+        "output_revision": 0,
+        "revisions": [],
     }
 
 

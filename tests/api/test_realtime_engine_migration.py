@@ -1,4 +1,4 @@
-"""0012 on a database in use: existing jobs and usage are file-engine ones, image tokens
+"""0014 on a database in use: existing jobs and usage are file-engine ones, image tokens
 reach the rollup and both views, and a downgrade takes the columns away cleanly."""
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ IDS = {"id": Uuid(), "tenant": Uuid(), "job": Uuid()}
 
 
 @contextmanager
-def _database_at_0008(backend: str, tmp_path: Path) -> Iterator[str]:
+def _database_at_0013(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'ltb.sqlite3'}"
-        upgrade(url, "0008")
+        upgrade(url, "0013")
         yield url
         return
-    with fresh_database("realtime_engine", revision="0008") as plain:
+    with fresh_database("realtime_engine", revision="0013") as plain:
         yield plain.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
@@ -36,12 +36,19 @@ def _run(engine: Engine, sql: str, **values: object) -> None:
         connection.execute(text(sql).bindparams(*params), values)
 
 
-def _usage(engine: Engine, job: uuid.UUID, tenant: uuid.UUID, *, image: int | None) -> None:
+def _usage(
+    engine: Engine,
+    job: uuid.UUID,
+    tenant: uuid.UUID,
+    *,
+    image: int | None,
+    purpose: str = "translate",
+) -> None:
     columns = "id, tenant_id, job_id, chunk_idx, attempt, model, input_audio, input_video,"
     columns += " input_text, output_text, output_audio, estimated, outcome, created_at,"
-    columns += " limiter_wait_s, currency, price_table, cost"
+    columns += " limiter_wait_s, currency, price_table, cost, purpose"
     values = ":id, :tenant, :job, 0, 1, 'm', 100, 0, 0, 10, 0, false, 'ok', :now, 0,"
-    values += " 'USD', 't', 1"
+    values += f" 'USD', 't', 1, '{purpose}'"
     if image is not None:
         columns += ", input_image, engine"
         values += f", {image}, 'realtime'"
@@ -56,8 +63,8 @@ def _usage(engine: Engine, job: uuid.UUID, tenant: uuid.UUID, *, image: int | No
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_0012_adds_the_engine_and_image_tokens_to_the_books(backend: str, tmp_path: Path) -> None:
-    with _database_at_0008(backend, tmp_path) as url:
+def test_0014_adds_the_engine_and_image_tokens_to_the_books(backend: str, tmp_path: Path) -> None:
+    with _database_at_0013(backend, tmp_path) as url:
         engine = create_engine(url)
         try:
             tenant, job = uuid.uuid4(), uuid.uuid4()
@@ -82,13 +89,13 @@ def test_0012_adds_the_engine_and_image_tokens_to_the_books(backend: str, tmp_pa
             )
             _usage(engine, job, tenant, image=None)
 
-            upgrade(url, "0012")
+            upgrade(url, "0014")
             with engine.connect() as connection:
                 assert connection.execute(text("SELECT engine FROM jobs")).scalar_one() == "file"
                 assert connection.execute(text("SELECT engine FROM usage_records")).all() == [
                     ("file",)
                 ]
-            _usage(engine, job, tenant, image=588)
+            _usage(engine, job, tenant, image=588, purpose="redo")
             with engine.connect() as connection:
                 daily = connection.execute(
                     text(
@@ -98,10 +105,18 @@ def test_0012_adds_the_engine_and_image_tokens_to_the_books(backend: str, tmp_pa
                 costs = connection.execute(
                     text("SELECT input_image_tokens, total_tokens, requests FROM job_costs")
                 ).one()
+                by_purpose = connection.execute(
+                    text(
+                        "SELECT purpose, input_image, input_audio FROM usage_daily_rollup"
+                        " ORDER BY purpose"
+                    )
+                ).all()
             assert tuple(daily) == (588, 200, 200 + 20 + 588)
+            # 0011's purpose dimension survives the rebuild.
+            assert [tuple(row) for row in by_purpose] == [("redo", 588, 100), ("translate", 0, 100)]
             assert tuple(costs) == (588, 200 + 20 + 588, 2)
 
-            downgrade(url, "0008")
+            downgrade(url, "0013")
             with engine.connect() as connection:
                 columns = {c["name"] for c in inspect(connection).get_columns("usage_records")}
                 assert not {"engine", "input_image"} & columns
@@ -109,6 +124,12 @@ def test_0012_adds_the_engine_and_image_tokens_to_the_books(backend: str, tmp_pa
                 assert connection.execute(
                     text("SELECT input_audio_tokens, requests FROM usage_daily")
                 ).one() == (200, 2)
-            upgrade(url, "0012")
+                assert connection.execute(
+                    text("SELECT purpose, requests FROM usage_daily_rollup ORDER BY purpose")
+                ).all() == [("redo", 1), ("translate", 1)]
+                assert "input_image" not in {
+                    c["name"] for c in inspect(connection).get_columns("usage_daily_rollup")
+                }
+            upgrade(url, "0014")
         finally:
             engine.dispose()

@@ -84,6 +84,35 @@ def test_grouped_by_target_language_and_by_a_label(client: TestClient, books: st
     assert [r["group"]["model"] for r in models] == ["qwen3-livetranslate-flash"]
 
 
+def test_grouped_by_purpose_a_redone_chunk_is_its_own_group(
+    client: TestClient, books: str, db: Session
+) -> None:
+    translated = by(usage(client, books, group_by="purpose")["rows"], "purpose")
+    assert set(translated) == {"translate"} and translated["translate"]["requests"] == 4
+    job = JobFactory(tenant_id=_tenant_of(db, books), target_lang="en")
+    UsageRecordFactory(
+        tenant_id=job.tenant_id,
+        job_id=job.id,
+        created_at=datetime(2026, 5, 4, tzinfo=UTC),
+        purpose="redo",
+        cost=Decimal("0.002"),
+    )
+    rows = by(usage(client, books, group_by="purpose")["rows"], "purpose")
+    assert rows["redo"]["requests"] == 1 and rows["redo"]["cost"] == pytest.approx(0.002)
+    assert rows["translate"]["requests"] == 4
+
+
+def _tenant_of(db: Session, key: str) -> uuid.UUID:
+    from sqlalchemy import select
+
+    from ltb.db.models import ApiKey
+    from ltb.tenancy import hash_key
+
+    tenant_id = db.scalar(select(ApiKey.tenant_id).where(ApiKey.key_hash == hash_key(key)))
+    assert tenant_id is not None
+    return tenant_id
+
+
 def test_the_window_is_half_open_and_another_tenant_is_never_counted(
     client: TestClient, books: str
 ) -> None:

@@ -174,3 +174,71 @@ def test_operator_keys_are_created_listed_and_revoked_apart_from_tenants(
     for args in ((), ("--operator", "--tenant", name)):
         assert operator.refused("keys", "create", *args) == "invalid_key_request"
         assert operator.refused("keys", "list", *args) == "invalid_key_request"
+
+
+def test_a_tenant_s_retention_is_set_changed_and_cleared(operator: Operator) -> None:
+    name = new_name()
+    operator.ok("tenants", "create", name, "--allow", f"s3://media/{name}/")
+    assert json.loads(operator.ok("tenants", "show", name))["retention_days"] is None
+
+    updated = json.loads(operator.ok("tenants", "update", name, "--retention-days", "30"))
+
+    assert updated["retention_days"] == 30
+    assert json.loads(operator.ok("tenants", "show", name))["retention_days"] == 30
+    cleared = json.loads(operator.ok("tenants", "update", name, "--keep-forever"))
+    assert cleared["retention_days"] is None
+
+    other = new_name()
+    operator.ok(
+        "tenants", "create", other, "--allow", f"s3://media/{other}/", "--retention-days", "7"
+    )
+    assert json.loads(operator.ok("tenants", "show", other))["retention_days"] == 7
+
+
+def test_bad_retention_updates_are_refused_with_codes(operator: Operator) -> None:
+    name = new_name()
+    operator.ok("tenants", "create", name, "--allow", f"s3://media/{name}/")
+
+    assert operator.refused("tenants", "update", name, "--retention-days", "0") == (
+        "invalid_retention"
+    )
+    assert operator.refused("tenants", "update", name) == "invalid_tenant_update"
+    assert operator.refused(
+        "tenants", "update", name, "--retention-days", "3", "--keep-forever"
+    ) == ("invalid_tenant_update")
+    assert operator.refused("tenants", "update", new_name(), "--keep-forever") == "unknown_tenant"
+
+
+def test_tenants_update_sets_weight_cap_and_budget_keeps_what_is_left_out_and_0_removes(
+    operator: Operator,
+) -> None:
+    name = new_name()
+    operator.ok("tenants", "create", name, "--allow", f"s3://media/{name}/")
+    defaults = json.loads(operator.ok("tenants", "show", name))
+    assert (defaults["weight"], defaults["max_concurrent_chunks"]) == (1, None)
+    assert defaults["monthly_token_budget"] is None
+
+    printed = json.loads(
+        operator.ok(
+            "tenants",
+            "update",
+            name,
+            "--weight",
+            "3",
+            "--max-concurrent-chunks",
+            "20",
+            "--monthly-token-budget",
+            "5000000",
+        )
+    )
+    assert {key: printed[key] for key in ("weight", "max_concurrent_chunks")} == {
+        "weight": 3,
+        "max_concurrent_chunks": 20,
+    }
+    assert printed["monthly_token_budget"] == 5000000 and printed["name"] == name
+    operator.ok("tenants", "update", name, "--max-concurrent-chunks", "0")
+    shown = json.loads(operator.ok("tenants", "show", name))
+    assert (shown["weight"], shown["max_concurrent_chunks"]) == (3, None)
+    assert shown["monthly_token_budget"] == 5000000
+    assert operator.refused("tenants", "update", new_name(), "--weight", "2") == "unknown_tenant"
+    assert operator.run("tenants", "update", name, "--weight", "0").returncode == 2

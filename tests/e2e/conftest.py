@@ -49,6 +49,8 @@ def service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceEnv
             "LTB_CHUNK_LEASE_S": "6",
             "LTB_REAPER_INTERVAL_S": "1",
             "LTB_REAPER_STALE_S": "3",
+            # The retention sweep every second, so expiry is seen within a test.
+            "LTB_RETENTION_INTERVAL_S": "1",
             # Chunks of at most 6 s: the 16.6 s sample becomes several concurrent tasks.
             "LTB_TARGET_CHUNK_S": "6",
             "LTB_WORKER_CONCURRENCY": "2",

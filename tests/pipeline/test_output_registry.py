@@ -49,3 +49,26 @@ def test_a_kind_only_another_engine_builds_is_refused_with_a_code_naming_that_en
         assert refused.value.code == "output_needs_realtime_engine"
         assert kind not in outputs_for("en", engine=Engine.FILE)
         assert kind in outputs_for("en", engine=Engine.REALTIME)
+
+
+def test_the_deliverables_are_made_only_when_asked_for_by_name() -> None:
+    assert outputs_for("en", by_default=True) == ("text", "srt", "vtt", "wav")
+    assert set(outputs_for("en")) >= {"ttml", "mix_wav", "mp4", "mkv"}
+    # A target without a voice gets the deliverables that are not spoken.
+    assert "ttml" in outputs_for("th") and "mp4" not in outputs_for("th")
+
+
+def test_only_the_videos_need_a_picture_and_a_sound_only_name_says_so() -> None:
+    import pytest
+
+    from ltb.errors import RequestRefused
+    from ltb.outputs import audio_only_key, check_video_outputs, needs_video
+
+    assert needs_video(OUTPUT_KINDS) == ("mp4", "mkv")
+    assert all(audio_only_key(f"folder/talk{ext}") for ext in (".WAV", ".mp3", ".m4a", ".opus"))
+    assert not any(audio_only_key(name) for name in ("film.mp4", "clip.mkv", "memo", "a.wav/b"))
+    check_video_outputs(["mp4"], has_video=True, source="film.mp4")
+    check_video_outputs(["wav", "mix_wav", "ttml"], has_video=False, source="talk.wav")
+    with pytest.raises(RequestRefused) as refused:
+        check_video_outputs(["srt", "mkv"], has_video=False, source="talk.wav")
+    assert refused.value.code == "video_output_needs_video"

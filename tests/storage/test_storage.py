@@ -225,6 +225,20 @@ def test_delete_prefix_removes_a_folder_and_nothing_beside_it(
     assert len(list(store.list(ObjectRef(bucket, "jobs")))) == 2
 
 
+def test_delete_objects_removes_exactly_the_objects_named(store: ObjectStore, bucket: str) -> None:
+    keys = ["out/manifest.json", "out/manifest.json.bak", "out/rev-1/manifest.json"]
+    for key in keys:
+        store.put_bytes(ObjectRef(bucket, key), b"x")
+    named = [ObjectRef(bucket, "out/manifest.json"), ObjectRef(bucket, "out/rev-1/manifest.json")]
+
+    assert store.delete_objects([*named, ObjectRef(bucket, "out/never-written.txt")]) == 3
+
+    assert [item.ref.key for item in store.list(ObjectRef(bucket, "out/"))] == [
+        "out/manifest.json.bak"
+    ]
+    store.delete_objects(named)  # deleting what is gone is no error
+
+
 def test_ensure_bucket_is_idempotent(store: ObjectStore, bucket: str) -> None:
     ref = ObjectRef(bucket, "kept.txt")
     store.put_bytes(ref, b"still here")

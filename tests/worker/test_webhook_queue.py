@@ -25,6 +25,10 @@ def test_a_delivery_is_sent_to_the_webhook_queue_and_not_to_the_translation_queu
         try:
             # On Redis a queue is a list under its own name.
             assert broker.llen("ltb.webhooks") == 1
-            assert {name: broker.llen(name) for name in QUEUES} == {"ltb.chunks": 1, "ltb": 0}
+            assert {name: broker.llen(name) for name in QUEUES} == {
+                "ltb.chunks": 1,
+                "ltb": 0,
+                "ltb.batch-plans": 0,
+            }
         finally:
             broker.close()
