@@ -14,6 +14,7 @@ import pytest
 from ltb.tokens import image_tokens
 from ltb.usage import TOKEN_KINDS
 
+from support.deliverables import subtitle_events, tracks
 from support.emulator import Emulator
 from support.library import MediaLibrary
 from support.media import speech_timeline, write_audio
@@ -228,3 +229,28 @@ def test_visual_context_sends_downscaled_frames_billed_as_image_tokens(
     assert manifest["totals"]["by_kind"]["input_video"] == 0
     assert all(r["engine"] == "realtime" for r in manifest["requests"])
     assert_realtime_books_balance(manifest, ledger)
+
+
+def test_a_realtime_dubbed_video_carries_the_transcript_as_a_second_subtitle_track(
+    emulator: Emulator, media: MediaLibrary, tmp_path: Path
+) -> None:
+    run = run_realtime(
+        emulator,
+        media.landscape_mp4,
+        tmp_path / "out",
+        "--target",
+        "de",
+        "--outputs",
+        "mkv,source_srt",
+        LTB_REALTIME_SEGMENT_S="60",
+    )
+    assert run.status == 0, run.stderr
+    video = run.out / "dubbed.mkv"
+    found = tracks(video)
+    assert [t.kind for t in found] == ["video", "audio", "audio", "subtitle", "subtitle"]
+    target, source = found[3], found[4]
+    assert (target.language, source.language) == ("ger", "eng")
+    # The source track holds the very cues of source.srt: one set of source cues for both.
+    cues = read_srt_strictly((run.out / "source.srt").read_bytes())
+    assert subtitle_events(video, 1) == len(cues) > 0
+    assert run.manifest["mix"]["mode"] == "replace"
