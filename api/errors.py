@@ -41,6 +41,7 @@ ERROR_STATUSES: dict[int, str] = {
     413: "`request_too_large`: the body is over LTB_API_MAX_BODY_BYTES.",
     422: "The request breaks a rule: `invalid_request` (the schema), `unknown_language`, "
     "`unknown_voice`, `voice_unsupported`, `audio_output_unsupported`, "
+    "`output_needs_realtime_engine`, `source_lang_required`, `engine_unavailable`, "
     "`video_output_needs_video`, `invalid_callback_url`, "
     "`callback_url_not_allowed`, `too_many_jobs`, `no_sources`, `invalid_cursor`, "
     "`invalid_label_filter`, `invalid_group_by`, `invalid_voices`, `retention_too_long`, "

@@ -32,6 +32,7 @@ SUITES = {
     "fairness": "benchmarks.fairness_bench",
     "long_file": "benchmarks.long_file_bench",
     "api_latency": "benchmarks.api_latency_bench",
+    "realtime": "benchmarks.realtime_bench",
 }
 # Figures these suites produce are written at the top level of the file.
 TOP_LEVEL = {"fleet"}

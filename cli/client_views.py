@@ -25,7 +25,14 @@ FINAL = JOB_FINISHED
 UNSUCCESSFUL = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
 # Statuses whose job has nothing left to do: its progress reads 100%.
 _COMPLETE = frozenset({JobStatus.SUCCEEDED, JobStatus.ESTIMATED})
-TOKEN_KINDS = ("input_audio", "input_video", "input_text", "output_text", "output_audio")
+TOKEN_KINDS = (
+    "input_audio",
+    "input_video",
+    "input_text",
+    "output_text",
+    "output_audio",
+    "input_image",
+)
 # Poll briskly while jobs move; back off to a few seconds while nothing changes. The GETs
 # of a round go one after another, so a large batch never has more than one in flight.
 POLL_FIRST_S = 0.5

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,8 +13,15 @@ from rich.table import Table
 
 from cli.app import app
 from cli.guard import OUTPUT_CHOICES, guarded, on_off, parse_list
-from ltb.pricing import load_price_book
-from ltb.settings import get_settings
+from ltb.errors import RequestRefused
+from ltb.pricing import PriceTable, load_price_book
+from ltb.settings import Settings, get_settings
+from ltb.states import Engine
+
+if TYPE_CHECKING:
+    from pipeline.analysis import SourceAnalysis
+    from pipeline.estimate import TranslationRequest
+    from pipeline.plan import ChunkPlan
 
 
 @app.command()
@@ -27,6 +35,14 @@ def estimate(
     ] = "off",
     target: Annotated[str, typer.Option(help="Target language code, e.g. en, zh, ja.")] = "en",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    engine: Annotated[
+        str,
+        typer.Option(help="file, realtime, or both: which engines to price, side by side."),
+    ] = "file",
+    source: Annotated[
+        str | None,
+        typer.Option("--source", "--source-lang", help="Source language code (realtime)."),
+    ] = None,
 ) -> None:
     """Probe FILE, map its speech, plan its chunks and price them. Nothing is billed."""
     with guarded(as_json=as_json):
@@ -34,10 +50,13 @@ def estimate(
         from pipeline.estimate import TranslationRequest, estimate_report, plan_options, plan_source
 
         settings = get_settings()
+        engines = _engines(engine)
         request = TranslationRequest.checked(
             target_lang=target,
             outputs=parse_list(outputs),
             visual_context=on_off(visual_context, name="--visual-context"),
+            source_lang=source,
+            engine=engines[-1] if len(engines) == 1 else Engine.FILE,
         )
         analysis = analyse_source(file, limits=media_limits(settings), name=str(file))
         plan = plan_source(analysis, plan_options(settings, request, url_delivery=False))
@@ -49,10 +68,83 @@ def estimate(
             request=request,
             cost=table.cost(settings.model, plan.estimate),
         )
+        report["engines"] = engine_reports(engines, settings, analysis, plan, request, table)
         if as_json:
             print(json.dumps(report, ensure_ascii=False))
         else:
-            _print_table(report)
+            if Engine.FILE in engines:
+                _print_table(report)
+            _print_engines(report["engines"])
+
+
+def _engines(value: str) -> list[Engine]:
+    if value == "both":
+        return [Engine.FILE, Engine.REALTIME]
+    try:
+        return [Engine(value)]
+    except ValueError:
+        raise RequestRefused(
+            f"--engine must be file, realtime or both; got {value!r}", code="invalid_option"
+        ) from None
+
+
+def engine_reports(
+    engines: list[Engine],
+    settings: Settings,
+    analysis: SourceAnalysis,
+    plan: ChunkPlan,
+    request: TranslationRequest,
+    table: PriceTable,
+) -> dict[str, Any]:
+    """Each engine's tokens, cost and expected wall time, for side-by-side comparison."""
+    from pipeline.realtime.estimate import estimate_realtime, realtime_report
+
+    reports: dict[str, Any] = {}
+    if Engine.FILE in engines:
+        total = plan.estimate
+        quota_s = max(
+            total.total / (settings.quota_tpm * settings.quota_headroom) * 60,
+            plan.requests / settings.quota_rpm * 60,
+        )
+        reports["file"] = {
+            "engine": "file",
+            "model": settings.model,
+            "requests": plan.requests,
+            "input_tokens": total.input_tokens,
+            "image_tokens": 0,
+            "est_output_tokens": total.output_tokens,
+            "total_tokens": total.total,
+            "by_kind": total.as_dict(),
+            "cost": table.cost(settings.model, total).as_dict(),
+            # The file engine is not bound to real time: only the quota bounds it.
+            "wall_s": round(quota_s, 1),
+        }
+    if Engine.REALTIME in engines:
+        realtime = estimate_realtime(settings, analysis, request)
+        reports[Engine.REALTIME] = realtime_report(realtime, table, settings.realtime_model)
+    return reports
+
+
+def _print_engines(engines: dict[str, Any]) -> None:
+    console = Console()
+    table = Table(title="engines side by side")
+    names = list(engines)
+    table.add_column("")
+    for name in names:
+        table.add_column(name, justify="right")
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("model", lambda e: e["model"]),
+        ("requests / sessions", lambda e: f"{e.get('requests', e.get('sessions', 0)):,}"),
+        ("input tokens", lambda e: f"{e['input_tokens']:,}"),
+        ("  of which images", lambda e: f"{e['image_tokens']:,}"),
+        ("est. output tokens", lambda e: f"{e['est_output_tokens']:,}"),
+        ("total tokens", lambda e: f"{e['total_tokens']:,}"),
+        ("cost", lambda e: f"{e['cost']['amount']:.4f} {e['cost']['currency']}"),
+        ("expected wall time", lambda e: f"{e['wall_s']:.0f} s"),
+    ]
+    for label, cell in rows:
+        table.add_row(label, *(cell(engines[name]) for name in names))
+    console.print(table)
 
 
 def _print_table(report: dict[str, Any]) -> None:

@@ -17,12 +17,15 @@ from ltb.languages import outputs_for
 from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB, MAX_DUCK_DB, MIN_DUCK_DB, OUTPUTS
 from ltb.pricing import load_price_book
 from ltb.settings import get_settings
-from ltb.states import ChunkStatus
+from ltb.states import ChunkStatus, Engine
 
 if TYPE_CHECKING:
     # The media stack (numpy, PyAV, OpenCV) loads only when a command needs it,
     # so `ltb --help` and the service commands start quickly.
+    from ltb.pricing import PriceTable
+    from pipeline.estimate import TranslationRequest
     from pipeline.plan import ChunkPlan, PlannedChunk
+    from pipeline.realtime.run import RealtimeRunResult
     from pipeline.run_local import RunResult
 
 console = Console()
@@ -36,7 +39,12 @@ def translate(
     target: Annotated[str, typer.Option(help="Target language code, e.g. en, zh, ja.")],
     out: Annotated[Path, typer.Option(help="Directory to write the outputs into.")],
     source: Annotated[
-        str | None, typer.Option(help="Source language code; leave out to detect it.")
+        str | None,
+        typer.Option(
+            "--source",
+            "--source-lang",
+            help="Source language code; leave out to detect it (the realtime engine needs it).",
+        ),
     ] = None,
     outputs: Annotated[
         str | None,
@@ -73,6 +81,13 @@ def translate(
         int | None,
         typer.Option(help="Chunks translated at the same time \\[default: LTB_CONCURRENCY, 4]."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="file: whole chunks (qwen3-livetranslate-flash); realtime: streamed sessions "
+            "(qwen3-livetranslate-flash-realtime), which adds transcript and source captions."
+        ),
+    ] = "file",
 ) -> None:
     """Translate FILE into the outputs, with the token usage and cost of every request."""
     with guarded():
@@ -86,6 +101,7 @@ def translate(
             visual_context=visual_context,
             max_speed=max_speed,
             concurrency=concurrency,
+            engine=engine,
             dub_mix=dub_mix,
             duck_db=duck_db,
         )
@@ -104,9 +120,10 @@ def run_translate(
     visual_context: str = "off",
     max_speed: float | None = None,
     concurrency: int | None = None,
+    engine: str = "file",
     dub_mix: str = DEFAULT_DUB_MIX,
     duck_db: float = DEFAULT_DUCK_DB,
-) -> RunResult:
+) -> RunResult | RealtimeRunResult:
     """Checks the request, runs it, prints progress and the summary."""
     from cli.provider_choice import chosen_provider
     from pipeline.estimate import TranslationRequest
@@ -115,23 +132,33 @@ def run_translate(
 
     settings = get_settings()
     max_speed = settings.max_speed if max_speed is None else max_speed
+    # For the realtime engine, --concurrency is the sessions open at once.
+    sessions = settings.realtime_max_sessions if concurrency is None else concurrency
     concurrency = settings.concurrency if concurrency is None else concurrency
     if not 1.0 <= max_speed <= 1.5:
         raise RequestRefused("--max-speed must lie between 1.0 and 1.5", code="invalid_option")
     if not 1 <= concurrency <= 64:
         raise RequestRefused("--concurrency must lie between 1 and 64", code="invalid_option")
+    chosen_engine = parse_engine(engine)
     request = TranslationRequest.checked(
         target_lang=target,
-        outputs=parse_list(outputs) if outputs else outputs_for(target, by_default=True),
+        outputs=(
+            parse_list(outputs)
+            if outputs
+            else outputs_for(target, engine=chosen_engine, by_default=True)
+        ),
         visual_context=on_off(visual_context, name="--visual-context"),
         source_lang=source,
         voice=voice,
+        engine=chosen_engine,
         dub_mix=dub_mix,
         duck_db=duck_db,
     )
     if not file.exists():
         raise RequestRefused(f"{file} does not exist", code="source_not_found")
     price_table = load_price_book(settings.price_table_file).current()
+    if chosen_engine == Engine.REALTIME:
+        return _run_realtime(file, request, out, max_speed, sessions, price_table)
     with chosen_provider(settings) as provider:
         console.print(f"[dim]{provider.description}[/]")
         rpm, tpm = quota(settings.quota_rpm, settings.quota_tpm, settings.quota_headroom)
@@ -148,6 +175,60 @@ def run_translate(
                 observer=view,
             )
     _print_summary(result)
+    return result
+
+
+def parse_engine(value: str) -> Engine:
+    try:
+        return Engine(value)
+    except ValueError:
+        choices = ", ".join(e.value for e in Engine)
+        raise RequestRefused(
+            f"--engine must be one of {choices}; got {value!r}", code="invalid_option"
+        ) from None
+
+
+def _run_realtime(
+    file: Path,
+    request: TranslationRequest,
+    out: Path,
+    max_speed: float,
+    sessions: int,
+    price_table: PriceTable,
+) -> RealtimeRunResult:
+    """The realtime engine: segments streamed in parallel sessions."""
+    from pipeline.provider import provider_endpoint
+    from pipeline.ratelimit import LocalRateLimiter, quota
+    from pipeline.realtime.client import realtime_client_for
+    from pipeline.realtime.run import RealtimeJob, require_source_lang, translate_file_realtime
+
+    settings = get_settings()
+    require_source_lang(request)
+    with provider_endpoint(settings) as endpoint:
+        client = realtime_client_for(endpoint, settings)
+        if endpoint.emulated:
+            console.print(
+                "[dim]No DASHSCOPE_API_KEY is set: using the built-in emulator's realtime "
+                "endpoint. Its translations are placeholders.[/]"
+            )
+        else:
+            console.print(f"[dim]Realtime: {client.url} (model {client.model})[/]")
+        rpm, tpm = quota(settings.quota_rpm, settings.quota_tpm, settings.quota_headroom)
+        job = RealtimeJob(
+            source=file, request=request, out_dir=out, max_speed=max_speed, max_sessions=sessions
+        )
+        with console.status("streaming sessions"):
+            result = translate_file_realtime(
+                job,
+                settings=settings,
+                client=client,
+                limiter=LocalRateLimiter(rpm=rpm, tpm=tpm),
+                price_table=price_table,
+            )
+    _print_summary(result)
+    sessions_run = result.manifest["totals"]["sessions"]
+    redone = result.manifest["totals"]["redone_sessions"]
+    console.print(f"sessions: {sessions_run} ({redone} redone after a break)")
     return result
 
 
@@ -209,7 +290,7 @@ class _ProgressView:
         self.progress.update(self.total, note="assembling outputs")
 
 
-def _print_summary(result: RunResult) -> None:
+def _print_summary(result: RunResult | RealtimeRunResult) -> None:
     manifest: dict[str, Any] = result.manifest
     totals, cost = manifest["totals"], manifest["cost"]
     kinds = totals["by_kind"]
@@ -229,6 +310,7 @@ def _print_summary(result: RunResult) -> None:
     console.print(
         "tokens: "
         f"input audio {kinds['input_audio']:,}, input video {kinds['input_video']:,}, "
+        f"input images {kinds.get('input_image', 0):,}, "
         f"output text {kinds['output_text']:,}, output audio {kinds['output_audio']:,} "
         f"= {totals['total_tokens']:,}"
     )

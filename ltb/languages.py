@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ltb.errors import RequestRefused
-from ltb.outputs import OUTPUTS
+from ltb.outputs import OUTPUTS, engine_refusal
 from ltb.states import Engine
 
 LANGUAGES: dict[str, str] = {
@@ -91,15 +91,39 @@ def check_dub_request(target_lang: str, voice: str | None) -> str:
     return chosen
 
 
-def check_outputs(outputs: Sequence[str]) -> tuple[str, ...]:
-    """Returns the outputs in canonical order, refusing unknown kinds and empty lists."""
+def check_outputs(outputs: Sequence[str], *, engine: Engine = Engine.FILE) -> tuple[str, ...]:
+    """Returns the outputs in canonical order, refusing unknown kinds, empty lists and
+    kinds `engine` cannot build (the registry's `engines` says which can)."""
     unknown = [kind for kind in outputs if kind not in OUTPUT_KINDS]
     if unknown or not outputs:
         raise RequestRefused(
             f"outputs must be a non-empty subset of {', '.join(OUTPUT_KINDS)}; got {list(outputs)}",
             code="invalid_outputs",
         )
+    refusal = engine_refusal(outputs, engine)
+    if refusal is not None:
+        code, message = refusal
+        raise RequestRefused(message, code=code)
     return tuple(kind for kind in OUTPUT_KINDS if kind in outputs)
+
+
+def check_engine(engine: str, *, source_lang: str | None) -> Engine:
+    """The engine a request names, refusing what it cannot run: the realtime engine's
+    session is configured with the source language, so it must be named."""
+    try:
+        chosen = Engine(engine)
+    except ValueError:
+        raise RequestRefused(
+            f"engine must be one of {', '.join(e.value for e in Engine)}; got {engine!r}",
+            code="invalid_engine",
+        ) from None
+    if chosen == Engine.REALTIME and not source_lang:
+        raise RequestRefused(
+            "the realtime engine needs source_lang: its session transcribes the source "
+            "in the language named",
+            code="source_lang_required",
+        )
+    return chosen
 
 
 def outputs_for(

@@ -38,30 +38,48 @@ class OutputSpec:
     from_cues: bool = False
 
 
+BOTH = frozenset({Engine.FILE, Engine.REALTIME})
+REALTIME = frozenset({Engine.REALTIME})
+
 # In canonical order: requests are normalised to it, and outputs are listed in it.
 OUTPUTS: dict[OutputKind, OutputSpec] = {
     spec.kind: spec
     for spec in (
-        OutputSpec(OutputKind.TEXT, "translation.txt", "text/plain; charset=utf-8"),
+        OutputSpec(OutputKind.TEXT, "translation.txt", "text/plain; charset=utf-8", engines=BOTH),
         OutputSpec(
-            OutputKind.SRT, "subtitles.srt", "application/x-subrip; charset=utf-8", from_cues=True
+            OutputKind.SRT,
+            "subtitles.srt",
+            "application/x-subrip; charset=utf-8",
+            engines=BOTH,
+            from_cues=True,
         ),
-        OutputSpec(OutputKind.VTT, "subtitles.vtt", "text/vtt; charset=utf-8", from_cues=True),
-        OutputSpec(OutputKind.WAV, "dub.wav", "audio/wav", spoken=True),
+        OutputSpec(
+            OutputKind.VTT, "subtitles.vtt", "text/vtt; charset=utf-8", engines=BOTH, from_cues=True
+        ),
+        OutputSpec(OutputKind.WAV, "dub.wav", "audio/wav", spoken=True, engines=BOTH),
         # Deliverables (pipeline/deliver): the dub mixed as the request's dub_mix says.
         OutputSpec(
             OutputKind.TTML,
             "subtitles.ttml",
             "application/ttml+xml",
+            engines=BOTH,
             by_default=False,
             from_cues=True,
         ),
-        OutputSpec(OutputKind.MIX_WAV, "mix.wav", "audio/wav", spoken=True, by_default=False),
+        OutputSpec(
+            OutputKind.MIX_WAV,
+            "mix.wav",
+            "audio/wav",
+            spoken=True,
+            engines=BOTH,
+            by_default=False,
+        ),
         OutputSpec(
             OutputKind.MP4,
             "dubbed.mp4",
             "video/mp4",
             spoken=True,
+            engines=BOTH,
             needs_video=True,
             by_default=False,
         ),
@@ -70,7 +88,39 @@ OUTPUTS: dict[OutputKind, OutputSpec] = {
             "dubbed.mkv",
             "video/x-matroska",
             spoken=True,
+            engines=BOTH,
             needs_video=True,
+            by_default=False,
+        ),
+        # --- realtime engine: the source transcript comes with every answer ---------------
+        # Asked for by name. Written from the transcript, so a cue edit (of the target
+        # cues) leaves them as they are; the bilingual track keeps the cues it was made with.
+        OutputSpec(
+            OutputKind.TRANSCRIPT,
+            "transcript.txt",
+            "text/plain; charset=utf-8",
+            engines=REALTIME,
+            by_default=False,
+        ),
+        OutputSpec(
+            OutputKind.SOURCE_SRT,
+            "source.srt",
+            "application/x-subrip; charset=utf-8",
+            engines=REALTIME,
+            by_default=False,
+        ),
+        OutputSpec(
+            OutputKind.SOURCE_VTT,
+            "source.vtt",
+            "text/vtt; charset=utf-8",
+            engines=REALTIME,
+            by_default=False,
+        ),
+        OutputSpec(
+            OutputKind.BILINGUAL_SRT,
+            "bilingual.srt",
+            "application/x-subrip; charset=utf-8",
+            engines=REALTIME,
             by_default=False,
         ),
     )
@@ -99,6 +149,21 @@ def output_spec(kind: str) -> OutputSpec:
 def spoken(kinds: Iterable[str]) -> bool:
     """Whether any of `kinds` is spoken, so the request needs a voice and a dub."""
     return any(output_spec(kind).spoken for kind in kinds)
+
+
+def engine_refusal(kinds: Iterable[str], engine: Engine) -> tuple[str, str] | None:
+    """(code, message) when `engine` cannot build one of `kinds`, else None. The code
+    names an engine that can (`output_needs_realtime_engine`), from the registry."""
+    for kind in kinds:
+        spec = output_spec(kind)
+        if engine not in spec.engines:
+            able = sorted(engine.value for engine in spec.engines)
+            return (
+                f"output_needs_{able[0]}_engine",
+                f"the output {kind!r} is built only by the {' or '.join(able)} engine; "
+                f"ask for engine {able[0]!r}, or leave {kind!r} out",
+            )
+    return None
 
 
 def needs_video(kinds: Iterable[str]) -> tuple[str, ...]:

@@ -127,6 +127,8 @@ class TokenTotals(Outside):
     input_text_tokens: int
     output_text_tokens: int
     output_audio_tokens: int
+    # Realtime engine: still frames sent as visual context.
+    input_image_tokens: int = 0
     total_tokens: int
     requests: int
     cost: float

@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SINGAPORE_BASE_URL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 BEIJING_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+REALTIME_MODEL = "qwen3-livetranslate-flash-realtime"
+SINGAPORE_REALTIME_URL = "wss://dashscope-intl.aliyuncs.com/api-ws/v1/realtime"
+BEIJING_REALTIME_URL = "wss://dashscope.aliyuncs.com/api-ws/v1/realtime"
 
 
 class Settings(BaseSettings):
@@ -43,6 +46,22 @@ class Settings(BaseSettings):
     # inline: every payload as a data URI; url: always by presigned URL; auto: URL only
     # when the data URI would exceed the provider's 10,485,760-character limit.
     payload_delivery: Literal["auto", "inline", "url"] = "auto"
+
+    # --- realtime engine (qwen3-livetranslate-flash-realtime over WebSocket) ----------------
+    realtime_url: str = SINGAPORE_REALTIME_URL
+    realtime_model: str = REALTIME_MODEL
+    # Audio is streamed at this multiple of real time: 1.0 as a microphone would; tests and
+    # benchmarks against the emulator go faster. The real provider expects about 1.0.
+    realtime_pace: float = Field(default=1.0, gt=0, le=1000)
+    # Still frames sent as visual context (with --visual-context on), at most 2 per second.
+    realtime_frame_fps: float = Field(default=1.0, gt=0, le=2)
+    # Frames are downscaled to at most this height before JPEG encoding (images cost tokens
+    # by area: 480p is about 262 tokens a frame, 720p about 588).
+    realtime_frame_height_px: int = Field(default=480, ge=64, le=1080)
+    # The longest stretch of source one session streams; cuts fall in pauses.
+    realtime_segment_s: float = Field(default=150.0, ge=5, le=3600)
+    # Sessions open at the same time for one source.
+    realtime_max_sessions: int = Field(default=4, ge=1, le=64)
 
     # --- account quota (shared by every worker) ----------------------------------------
     quota_rpm: int = Field(default=100, ge=1)

@@ -119,10 +119,12 @@ JOB_EVENTS: dict[JobStatus, EventType] = {
 
 
 class Engine(StrEnum):
-    """What produces a job's outputs. Only whole files today; an output kind names the
+    """What produces a job's outputs: whole files (`qwen3-livetranslate-flash`) or
+    realtime sessions (`qwen3-livetranslate-flash-realtime`). An output kind names the
     engines that can build it, so a new engine states which kinds it offers."""
 
     FILE = "file"
+    REALTIME = "realtime"
 
 
 # ltb/outputs.py says what each kind is.
@@ -138,6 +140,11 @@ class OutputKind(StrEnum):
     MIX_WAV = "mix_wav"
     MP4 = "mp4"
     MKV = "mkv"
+    # Realtime engine only: the source transcript and captions built from it.
+    TRANSCRIPT = "transcript"
+    SOURCE_SRT = "source_srt"
+    SOURCE_VTT = "source_vtt"
+    BILINGUAL_SRT = "bilingual_srt"
 
 
 class DubMix(StrEnum):

@@ -149,3 +149,20 @@ def image_tokens(*, width: int, height: int) -> int:
         raise MediaError(f"the image reports a {width}x{height} size", code="unsupported_media")
     tiles = width * height / (IMAGE_TILE_PX * IMAGE_TILE_PX)
     return math.ceil(round(tiles * IMAGE_TOKENS_PER_TILE, 6))
+
+
+def realtime_input_tokens(
+    audio_s: float, *, frames: int = 0, frame_width: int = 0, frame_height: int = 0
+) -> int:
+    """Input tokens of a realtime session: its audio at the file engine's rate plus every
+    still frame at `image_tokens` (docs/provider.md "Realtime engine", "Billing")."""
+    images = frames * image_tokens(width=frame_width, height=frame_height) if frames else 0
+    return audio_tokens(audio_s) + images
+
+
+def realtime_frames(duration_s: float, fps: float) -> int:
+    """Frames a session of `duration_s` sends at `fps`: one at the start, then one every
+    1/fps seconds."""
+    if duration_s <= 0 or fps <= 0:
+        return 0
+    return math.floor(round(duration_s * fps, 6)) + 1

@@ -12,6 +12,8 @@ TOKEN_KINDS: tuple[str, ...] = (
     "input_text",
     "output_text",
     "output_audio",
+    # Still images sent to the realtime engine (0.5 token per 28 x 28 pixels).
+    "input_image",
 )
 
 
@@ -22,10 +24,11 @@ class TokenCounts:
     input_text: int = 0
     output_text: int = 0
     output_audio: int = 0
+    input_image: int = 0
 
     @property
     def input_tokens(self) -> int:
-        return self.input_audio + self.input_video + self.input_text
+        return self.input_audio + self.input_video + self.input_text + self.input_image
 
     @property
     def output_tokens(self) -> int:

@@ -186,23 +186,29 @@ _NO_USAGE: dict[str, Any] = {f"{kind}_tokens": 0 for kind in TOKEN_KINDS} | {
 def _usage(session: Session, where: Iterable[Any]) -> dict[str, Any]:
     """Billed totals: always sums of the usage records, never a stored copy."""
     row = usage_record_sums(session, where)
-    kinds = {f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:5], strict=True)}
+    count = len(TOKEN_KINDS)
+    kinds = {
+        f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:count], strict=True)
+    }
     return kinds | {
         "total_tokens": sum(kinds.values()),
-        "requests": int(row[5]),
-        "cost": float(Decimal(row[6] or 0)),
+        "requests": int(row[count]),
+        "cost": float(Decimal(row[count + 1] or 0)),
     }
 
 
 def _batch_usage(session: Session, batch: Batch) -> dict[str, Any]:
     """A batch's totals from the daily rollup, so a 10,000-job batch costs a few rows."""
     row = batch_usage_sums(session, batch.tenant_id, batch.id)
-    kinds = {f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:5], strict=True)}
+    count = len(TOKEN_KINDS)
+    kinds = {
+        f"{kind}_tokens": int(value) for kind, value in zip(TOKEN_KINDS, row[:count], strict=True)
+    }
     return kinds | {
         "total_tokens": sum(kinds.values()),
-        "requests": int(row[5]),
-        "cost": float(Decimal(row[6] or 0)),
-        "currency": row[7] or None,
+        "requests": int(row[count]),
+        "cost": float(Decimal(row[count + 1] or 0)),
+        "currency": row[count + 2] or None,
     }
 
 

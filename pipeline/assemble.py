@@ -28,6 +28,7 @@ from pipeline.assembly import (
 from pipeline.deliver.mix import MixReport
 from pipeline.deliver.writers import write_mix_wav, write_mkv, write_mp4, write_ttml_file
 from pipeline.dub import DubReport
+from pipeline.source_captions import bilingual_cues, write_bilingual_srt, write_transcript
 from pipeline.subtitles import Cue, conformance, write_srt, write_vtt
 
 # The context types live in pipeline.assembly; the callers know them from here.
@@ -69,6 +70,13 @@ def write_subtitles(
     return conformance(cues, target_lang, fps=fps).as_dict()
 
 
+def _source_cues(assembly: Assembly) -> list[Cue]:
+    """Captions of what was said: built by the caller from the transcript it has."""
+    if assembly.source_cues is None:
+        raise ValueError("source captions need the source transcript and its language")
+    return list(assembly.source_cues)
+
+
 def _write_lf(path: Path, text: str) -> None:
     # newline="" so Python never turns LF into CRLF on any platform.
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -101,6 +109,27 @@ def _wav(assembly: Assembly, path: Path) -> Written:
     return Written(dub=report, warnings=dub_warnings(report))
 
 
+def _transcript(assembly: Assembly, path: Path) -> Written:
+    write_transcript(assembly.chunks, path)
+    return Written()
+
+
+def _source_srt(assembly: Assembly, path: Path) -> Written:
+    _write_lf(path, write_srt(_source_cues(assembly)))
+    return Written()
+
+
+def _source_vtt(assembly: Assembly, path: Path) -> Written:
+    _write_lf(path, write_vtt(_source_cues(assembly)))
+    return Written()
+
+
+def _bilingual_srt(assembly: Assembly, path: Path) -> Written:
+    target = assembly.cues()
+    _write_lf(path, write_bilingual_srt(bilingual_cues(_source_cues(assembly), target)))
+    return Written()
+
+
 # The writer of every kind in the output registry (ltb/outputs.py); a test checks that
 # none is missing.
 WRITERS: dict[OutputKind, Writer] = {
@@ -113,6 +142,11 @@ WRITERS: dict[OutputKind, Writer] = {
     OutputKind.MIX_WAV: write_mix_wav,
     OutputKind.MP4: write_mp4,
     OutputKind.MKV: write_mkv,
+    # The realtime engine's source transcript (pipeline/source_captions.py).
+    OutputKind.TRANSCRIPT: _transcript,
+    OutputKind.SOURCE_SRT: _source_srt,
+    OutputKind.SOURCE_VTT: _source_vtt,
+    OutputKind.BILINGUAL_SRT: _bilingual_srt,
 }
 
 

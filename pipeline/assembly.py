@@ -40,6 +40,9 @@ class TranslatedChunk:
     speech: tuple[Span, ...]
     text: str
     audio: DubAudio = NO_AUDIO
+    # What was said, in the source language (the realtime engine's transcript); empty
+    # when the engine gives none.
+    transcript: str = ""
 
     @property
     def dub_s(self) -> float:
@@ -91,6 +94,22 @@ def cues_of(
         for c in in_timeline_order(chunks)
     ]
     return build_cues(timed, target_lang, timeline_end_s=timeline_end_s, fps=fps)
+
+
+def source_cues_of(
+    chunks: Sequence[TranslatedChunk],
+    *,
+    source_lang: str,
+    timeline_end_s: float,
+    fps: float = DEFAULT_SUBTITLE_FPS,
+) -> list[Cue]:
+    """Captions of what was said (the chunks' transcripts), under the source language's
+    rules: the source subtitle files and the dubbed video's second subtitle track."""
+    timed = [
+        TimedText(text=c.transcript, speech_regions=c.speech, fallback=c.span)
+        for c in in_timeline_order(chunks)
+    ]
+    return build_cues(timed, source_lang, timeline_end_s=timeline_end_s, fps=fps)
 
 
 def write_dub(

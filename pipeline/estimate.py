@@ -11,7 +11,7 @@ from ltb.languages import check_dub_request, check_language, check_outputs
 from ltb.outputs import DEFAULT_DUCK_DB, MAX_DUCK_DB, MIN_DUCK_DB, spoken
 from ltb.pricing import Cost, PriceTable
 from ltb.settings import Settings
-from ltb.states import DubMix
+from ltb.states import DubMix, Engine
 from pipeline.analysis import SourceAnalysis
 from pipeline.plan import ChunkPlan, Limits, PlanOptions, Source, plan_chunks
 
@@ -25,6 +25,7 @@ class TranslationRequest:
     visual_context: bool = False
     source_lang: str | None = None
     voice: str | None = None
+    engine: Engine = Engine.FILE
     # How the dub meets the source's soundtrack in mix_wav, mp4 and mkv.
     dub_mix: DubMix = DubMix.REPLACE
     duck_db: float = DEFAULT_DUCK_DB
@@ -38,15 +39,16 @@ class TranslationRequest:
         visual_context: bool = False,
         source_lang: str | None = None,
         voice: str | None = None,
+        engine: Engine = Engine.FILE,
         dub_mix: str = DubMix.REPLACE,
         duck_db: float = DEFAULT_DUCK_DB,
     ) -> TranslationRequest:
-        """Refuses unknown languages, unknown outputs, dubs the provider cannot speak, and
-        a mix it cannot make."""
+        """Refuses unknown languages, unknown outputs (or ones `engine` cannot build), dubs
+        the provider cannot speak, and a mix it cannot make."""
         check_language(target_lang)
         if source_lang is not None:
             check_language(source_lang, role="source")
-        kinds = check_outputs(outputs)
+        kinds = check_outputs(outputs, engine=engine)
         chosen_voice = check_dub_request(target_lang, voice) if spoken(kinds) else voice
         if dub_mix not in tuple(DubMix):
             raise RequestRefused(
@@ -64,6 +66,7 @@ class TranslationRequest:
             visual_context=visual_context,
             source_lang=source_lang,
             voice=chosen_voice,
+            engine=engine,
             dub_mix=DubMix(dub_mix),
             duck_db=duck_db,
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ltb.providers import Provider
-from ltb.states import UsageOutcome
+from ltb.states import Engine, UsageOutcome
 from ltb.usage import TOKEN_KINDS, TokenCounts
 
 
@@ -37,6 +37,7 @@ class RequestUsage:
     estimated: bool
     outcome: str  # a UsageOutcome, or the error code of a failed attempt
     created_at: str
+    engine: Engine = Engine.FILE
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class RequestUsage:
             "chunk_index": self.chunk_index,
             "attempt": self.attempt,
             "model": self.model,
+            "engine": self.engine,
             "request_id": self.request_id,
             "usage": self.usage.as_dict(),
             "estimated": self.estimated,
@@ -85,9 +87,10 @@ class JsonlUsageLog:
     Used by `ltb translate`; the service keeps the same records in Postgres.
     """
 
-    def __init__(self, path: Path, *, model: str) -> None:
+    def __init__(self, path: Path, *, model: str, engine: Engine = Engine.FILE) -> None:
         self.path = path
         self.model = model
+        self.engine = engine
         self._lock = threading.Lock()
 
     def begin(self, *, chunk_index: int, attempt: int, estimate: TokenCounts) -> str:
@@ -101,6 +104,7 @@ class JsonlUsageLog:
             estimated=True,
             outcome=UsageOutcome.PENDING,
             created_at=datetime.now(UTC).isoformat(),
+            engine=self.engine,
         )
         self._append({"event": "begin", **record.as_dict()})
         return record.id
@@ -152,6 +156,7 @@ class JsonlUsageLog:
                     estimated=True,
                     outcome=UsageOutcome.PENDING,
                     created_at=event["created_at"],
+                    engine=Engine(event.get("engine", Engine.FILE)),
                 )
             elif event["event"] == "attach":
                 records[event["id"]] = replace(records[event["id"]], request_id=event["request_id"])

@@ -14,7 +14,7 @@ from ltb.db.engine import unit_of_work
 from ltb.db.models import UsageRecord
 from ltb.pricing import PriceTable
 from ltb.providers import Provider
-from ltb.states import UsageOutcome, UsagePurpose
+from ltb.states import Engine, UsageOutcome, UsagePurpose
 from ltb.usage import TokenCounts
 from worker import usage_repository
 
@@ -30,10 +30,12 @@ class DbUsageRecorder:
         job_id: uuid.UUID,
         model: str,
         price_table: PriceTable,
+        engine: Engine = Engine.FILE,
         purpose: UsagePurpose = UsagePurpose.TRANSLATE,
     ) -> None:
         self.sessions = sessions
         self.tenant_id, self.job_id, self.model = tenant_id, job_id, model
+        self.engine = engine
         self.price_table = price_table
         self.purpose = purpose
 
@@ -49,6 +51,7 @@ class DbUsageRecorder:
                     chunk_idx=chunk_index,
                     attempt=attempt,
                     model=self.model,
+                    engine=self.engine,
                     estimated=True,
                     outcome=UsageOutcome.PENDING,
                     purpose=self.purpose,

@@ -23,7 +23,7 @@ from api.jobs.schemas import (
 from ltb.languages import LANGUAGES
 from ltb.outputs import DEFAULT_DUB_MIX, DEFAULT_DUCK_DB
 from ltb.schemas import BatchView
-from ltb.states import Priority
+from ltb.states import Engine, Priority
 
 __all__ = ["BatchCreate", "BatchView"]
 
@@ -75,6 +75,10 @@ class BatchCreate(BaseModel):
         default=None,
         description="Delete each job's outputs this many days after it finishes; at most "
         "the tenant's period (`retention_too_long`).",
+    )
+    engine: Engine = Field(
+        default=Engine.FILE,
+        description="file or realtime, for every job (see JobCreate.engine).",
     )
 
     @model_validator(mode="after")

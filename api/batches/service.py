@@ -17,9 +17,9 @@ from api.context import ServiceContext, UnitOfWork
 from api.errors import ApiError, not_found
 from api.idempotency import replayed, request_fingerprint
 from api.jobs import repository as jobs_repository
-from api.jobs.service import allowed, refuse_over_budget
+from api.jobs.service import allowed, refuse_over_budget, refuse_unserved
 from ltb.db.models import Batch, Tenant
-from ltb.languages import check_dub_request, check_language, check_outputs
+from ltb.languages import check_dub_request, check_engine, check_language, check_outputs
 from ltb.lifecycle import cancel_batch_jobs
 from ltb.outputs import audio_only_key, check_video_outputs, spoken
 from ltb.queue import DISPATCH_BATCH
@@ -123,7 +123,9 @@ def _targets_and_voices(body: BatchCreate) -> tuple[list[str], dict[str, str | N
         check_language(target)
     if body.source_lang is not None:
         check_language(body.source_lang, role="source")
-    outputs = check_outputs(body.outputs)
+    engine = check_engine(body.engine, source_lang=body.source_lang)
+    outputs = check_outputs(body.outputs, engine=engine)
+    refuse_unserved(engine)
     chosen = {str(target): str(voice) for target, voice in body.voices.items()}
     unknown = set(chosen) - set(targets)
     if unknown:
@@ -209,7 +211,12 @@ def _job_row(
         "source_uri": source,
         "source_lang": body.source_lang,
         "target_lang": target,
-        "outputs": list(check_outputs(body.outputs)),
+        "outputs": list(
+            check_outputs(
+                body.outputs, engine=check_engine(body.engine, source_lang=body.source_lang)
+            )
+        ),
+        "engine": body.engine,
         "voice": voices[target],
         "dub_mix": body.dub_mix,
         "duck_db": body.duck_db,

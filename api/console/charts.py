@@ -13,6 +13,7 @@ TOKEN_FIELDS = (
     "input_text_tokens",
     "output_text_tokens",
     "output_audio_tokens",
+    "input_image_tokens",
 )
 
 

@@ -291,6 +291,7 @@ def job_page(
             ("input text", job.usage.input_text_tokens),
             ("output text", job.usage.output_text_tokens),
             ("output audio", job.usage.output_audio_tokens),
+            ("input image", job.usage.input_image_tokens),
         ],
     }
     return templates.TemplateResponse(request, "job.html", page)

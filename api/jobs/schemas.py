@@ -45,7 +45,7 @@ from ltb.schemas import (
     VisualContext,
     Voice,
 )
-from ltb.states import Priority
+from ltb.states import Engine, Priority
 
 # The outside view lives in ltb.schemas (the workers build webhook bodies with it); the
 # API publishes it from here.
@@ -242,6 +242,11 @@ class JobCreate(BaseModel):
         default=None,
         description="Delete the job's outputs this many days after it finishes; at most "
         "the tenant's period (`retention_too_long`). Omit to keep the tenant's.",
+    )
+    engine: Engine = Field(
+        default=Engine.FILE,
+        description="file: whole chunks (qwen3-livetranslate-flash); realtime: WebSocket "
+        "sessions (qwen3-livetranslate-flash-realtime), which needs source_lang.",
     )
 
 

@@ -23,12 +23,12 @@ from api.jobs.schemas import (
 )
 from ltb.db.models import Job, Tenant
 from ltb.fair_share import booked_tokens_this_month, next_month_start
-from ltb.languages import check_dub_request, check_language, check_outputs
+from ltb.languages import check_dub_request, check_engine, check_language, check_outputs
 from ltb.lifecycle import finish_job, reopen_in_batch
 from ltb.outputs import audio_only_key, check_video_outputs, spoken
 from ltb.queue import PLAN_JOB, PURGE_JOB
 from ltb.retention import check_job_retention, outputs_gone
-from ltb.states import JOB_ACTIVE, JobStatus
+from ltb.states import JOB_ACTIVE, Engine, JobStatus
 from ltb.storage import ObjectRef
 from ltb.tenancy import default_output_prefix, may_read, may_write
 from ltb.views import job_model
@@ -77,8 +77,10 @@ def new_job(
     check_language(body.target_lang)
     if body.source_lang is not None:
         check_language(body.source_lang, role="source")
-    outputs = check_outputs(body.outputs)
+    engine = check_engine(body.engine, source_lang=body.source_lang)
+    outputs = check_outputs(body.outputs, engine=engine)
     voice = check_dub_request(body.target_lang, body.voice) if spoken(outputs) else None
+    refuse_unserved(engine)
     source = ObjectRef.parse(body.source_uri)
     # A name that says sound only is refused now; any other source is probed at planning.
     check_video_outputs(outputs, has_video=not audio_only_key(source.key), source=source.uri)
@@ -121,6 +123,7 @@ def new_job(
         dub_mix=body.dub_mix,
         duck_db=body.duck_db,
         visual_context=body.visual_context == "on",
+        engine=engine.value,
         output_prefix=output_prefix,
         estimate_only=body.estimate_only,
         labels=dict(body.labels),
@@ -151,6 +154,18 @@ def refuse_over_budget(session: Session, tenant: Tenant) -> None:
             "Retry-After": str(math.ceil((next_month_start(moment) - moment).total_seconds()))
         },
     )
+
+
+def refuse_unserved(engine: Engine) -> None:
+    """The workers run file jobs only so far: a realtime request is checked in full, then
+    refused with a code, never queued for a worker that cannot run it."""
+    if engine != Engine.FILE:
+        raise ApiError(
+            422,
+            "engine_unavailable",
+            f"the service does not run {engine.value} jobs yet; run them with "
+            "`ltb translate --engine realtime`",
+        )
 
 
 def allowed(tenant: Tenant, uri: str) -> bool:

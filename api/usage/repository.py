@@ -68,6 +68,7 @@ def grouped_usage(
         func.sum(UsageDaily.input_text).label("input_text"),
         func.sum(UsageDaily.output_text).label("output_text"),
         func.sum(UsageDaily.output_audio).label("output_audio"),
+        func.sum(UsageDaily.input_image).label("input_image"),
         func.sum(UsageDaily.requests).label("requests"),
         func.sum(UsageDaily.cost).label("cost"),
     ).where(UsageDaily.tenant_id == tenant_id)
@@ -90,6 +91,7 @@ def grouped_usage(
                 "input_text": int(mapping["input_text"] or 0),
                 "output_text": int(mapping["output_text"] or 0),
                 "output_audio": int(mapping["output_audio"] or 0),
+                "input_image": int(mapping["input_image"] or 0),
                 "requests": int(mapping["requests"] or 0),
                 "cost": mapping["cost"] or 0,
             }

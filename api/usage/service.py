@@ -77,6 +77,7 @@ def report(
             input_text_tokens=b["input_text"],
             output_text_tokens=b["output_text"],
             output_audio_tokens=b["output_audio"],
+            input_image_tokens=b["input_image"],
             total_tokens=sum(b[kind] for kind in TOKEN_KINDS),
             requests=b["requests"],
             cost=float(round(b["cost"], 6)),

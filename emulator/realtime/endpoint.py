@@ -17,6 +17,7 @@ from emulator.faults import FAULT_HEADER
 from emulator.ledger import LedgerEntry, key_id
 from emulator.realtime.protocol import MODELS
 from emulator.realtime.session import RealtimeSession
+from ltb.providers import EMULATOR_HEADER
 from ltb.usage import TokenCounts
 
 if TYPE_CHECKING:
@@ -66,7 +67,10 @@ async def serve(websocket: WebSocket, emulator: Emulator) -> None:
             )
         )
         return
-    await websocket.accept(headers=[(b"x-request-id", request_id.encode())])
+    # The emulator names itself on the handshake as on every HTTP answer (ltb.providers).
+    await websocket.accept(
+        headers=[(b"x-request-id", request_id.encode()), (EMULATOR_HEADER.encode(), b"1")]
+    )
     session = RealtimeSession(
         websocket,
         config=lambda: emulator.config,

@@ -216,6 +216,8 @@ class Job(Base):
     # Who answered its requests: "dashscope" or "emulator" (if any request went to the
     # emulator); None until a request is answered.
     provider: Mapped[str | None] = mapped_column(String(16), default=None)
+    # "file" or "realtime" (ltb.states.Engine): which model and protocol run the job.
+    engine: Mapped[str] = mapped_column(String(16), default="file", server_default="file")
     # How many times the plan and the finalize started: both are capped, so a step that
     # dies or keeps meeting transient failures cannot keep a job alive forever.
     plan_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -336,6 +338,10 @@ class UsageRecord(Base):
     input_text: Mapped[int] = mapped_column(Integer, default=0)
     output_text: Mapped[int] = mapped_column(Integer, default=0)
     output_audio: Mapped[int] = mapped_column(Integer, default=0)
+    input_image: Mapped[int] = mapped_column(Integer, default=0)
+    # Which engine made the request: "file" (one request per chunk) or "realtime" (a
+    # session, and one record per response).
+    engine: Mapped[str] = mapped_column(String(16), default="file")
     # True when the figures are the service's estimate (no usage chunk arrived, or the
     # record was never completed), False when the provider reported them.
     estimated: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -384,6 +390,7 @@ class UsageDaily(Base):
     input_text: Mapped[int] = mapped_column(BigInteger, default=0)
     output_text: Mapped[int] = mapped_column(BigInteger, default=0)
     output_audio: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_image: Mapped[int] = mapped_column(BigInteger, default=0)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     rate_limited: Mapped[int] = mapped_column(BigInteger, default=0)
     cost: Mapped[Decimal] = mapped_column(default=Decimal(0))

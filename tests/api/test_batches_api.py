@@ -116,6 +116,20 @@ def test_explicit_sources_voices_per_target_and_idempotency(
         ),
         ({"sources": ["s3://media/{t}/a.mp4"], "target_langs": ["xx"]}, 422, "unknown_language"),
         (
+            {"sources": ["s3://media/{t}/a.mp4"], "target_langs": ["en"], "engine": "realtime"},
+            422,
+            "source_lang_required",
+        ),
+        (
+            {
+                "sources": ["s3://media/{t}/a.mp4"],
+                "target_langs": ["en"],
+                "outputs": ["transcript"],
+            },
+            422,
+            "output_needs_realtime_engine",
+        ),
+        (
             {
                 "sources": ["s3://media/{t}/a.mp4"],
                 "target_langs": ["en"],

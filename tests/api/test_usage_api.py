@@ -171,6 +171,7 @@ USAGE_DAILY_COLUMNS = [
     "input_text_tokens",
     "output_text_tokens",
     "output_audio_tokens",
+    "input_image_tokens",
     "total_tokens",
     "requests",
     "rate_limited_requests",
@@ -195,6 +196,7 @@ JOB_COSTS_COLUMNS = [
     "input_text_tokens",
     "output_text_tokens",
     "output_audio_tokens",
+    "input_image_tokens",
     "total_tokens",
     "requests",
     "cost",
@@ -233,3 +235,27 @@ def test_the_bi_views_have_their_documented_columns_and_the_books_figures(
         ("de", 1, 280),
         ("en", 1, 60),
     ]
+
+
+def test_grouped_by_model_the_realtime_engine_shows_its_image_tokens(
+    client: TestClient, db: Session
+) -> None:
+    tenant, key = tenant_with_key(name=f"engines-{uuid.uuid4().hex[:6]}")
+    job = JobFactory(tenant_id=tenant.id, target_lang="en", engine="realtime")
+    when = datetime(2026, 5, 4, 12, tzinfo=UTC)
+    UsageRecordFactory(tenant_id=tenant.id, job_id=job.id, created_at=when, input_audio=300)
+    UsageRecordFactory(
+        tenant_id=tenant.id,
+        job_id=job.id,
+        created_at=when,
+        model="qwen3-livetranslate-flash-realtime",
+        engine="realtime",
+        input_audio=125,
+        input_image=588,
+        output_text=30,
+    )
+    rows = by(usage(client, key, group_by="model")["rows"], "model")
+    realtime = rows["qwen3-livetranslate-flash-realtime"]
+    assert realtime["input_image_tokens"] == 588
+    assert realtime["total_tokens"] == 125 + 588 + 30
+    assert rows["qwen3-livetranslate-flash"]["input_image_tokens"] == 0

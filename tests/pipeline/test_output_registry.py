@@ -3,6 +3,9 @@ a writer, and the names, checks and defaults elsewhere are derived from it."""
 
 from __future__ import annotations
 
+import pytest
+
+from ltb.errors import RequestRefused
 from ltb.languages import AUDIO_TARGETS, LANGUAGES, OUTPUT_KINDS, check_outputs, outputs_for
 from ltb.outputs import OUTPUTS, spoken
 from ltb.states import Engine, OutputKind
@@ -16,7 +19,7 @@ def test_every_registered_output_kind_has_a_writer_and_no_writer_lacks_a_kind() 
 
 def test_the_request_checks_and_file_names_follow_the_registry() -> None:
     assert tuple(OUTPUTS) == OUTPUT_KINDS
-    assert check_outputs(list(reversed(OUTPUT_KINDS))) == OUTPUT_KINDS
+    assert check_outputs(list(reversed(OUTPUT_KINDS)), engine=Engine.REALTIME) == OUTPUT_KINDS
     assert {kind: spec.file_name for kind, spec in OUTPUTS.items()} == OUTPUT_FILES
     assert len(set(OUTPUT_FILES.values())) == len(OUTPUT_FILES)
 
@@ -35,6 +38,17 @@ def test_the_outside_schemas_use_the_core_kinds_and_states() -> None:
     assert schemas.OutputKind is states.OutputKind
     assert schemas.JobStatus is states.JobStatus and schemas.JobStage is states.JobStage
     assert {kind.value for kind in schemas.OutputFileKind} == {*OUTPUT_KINDS, "manifest"}
+
+
+def test_a_kind_only_another_engine_builds_is_refused_with_a_code_naming_that_engine() -> None:
+    realtime_only = [k for k, spec in OUTPUTS.items() if spec.engines == {Engine.REALTIME}]
+    assert realtime_only
+    for kind in realtime_only:
+        with pytest.raises(RequestRefused) as refused:
+            check_outputs(["text", kind], engine=Engine.FILE)
+        assert refused.value.code == "output_needs_realtime_engine"
+        assert kind not in outputs_for("en", engine=Engine.FILE)
+        assert kind in outputs_for("en", engine=Engine.REALTIME)
 
 
 def test_the_deliverables_are_made_only_when_asked_for_by_name() -> None:
