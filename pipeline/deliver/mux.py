@@ -305,6 +305,11 @@ def _aac_stream(out: av.container.OutputContainer, *, channels: int) -> AudioStr
     stream = out.add_stream("aac", rate=_MIX_RATE_HZ)
     stream.codec_context.layout = "stereo" if channels == 2 else "mono"
     stream.codec_context.bit_rate = _AAC_BITS_PER_CHANNEL * channels
+    # FFmpeg's "fast" quantizer search rather than its default "twoloop": at 96 kb/s a
+    # channel its maintainer found it sounds as good or better (twoloop earns its cost at
+    # low rates), and it takes a third of the CPU, which for a long stereo track is most
+    # of the remux.
+    stream.codec_context.options = {"aac_coder": "fast"}
     return stream
 
 
