@@ -377,6 +377,8 @@ def _decoded_then_flushed(
     # earlier is cut, so the mix lines up with the picture the muxer copies.
     origin_s = (container.start_time or 0) / av.time_base
     lead: int | None = None
+    layout = "stereo" if channels == 2 else "mono"
+    resampling = False
     for frame in container.decode(stream):
         if lead is None:
             start_s = origin_s
@@ -385,14 +387,31 @@ def _decoded_then_flushed(
             lead = round((start_s - origin_s) * MIX_RATE_HZ)
             if lead > 0:
                 yield np.zeros((channels, lead), dtype=np.float32)
-        for resampled in resampler.resample(frame):
-            samples = resampled.to_ndarray().astype(np.float32, copy=False)
+        # A frame already as the mix wants it (48 kHz float planes, the mix's layout: the
+        # usual AAC soundtrack) is taken as it is; the resampler would only copy it. Once the
+        # resampler has been fed, it is fed everything, as it may hold samples back.
+        if not resampling and _as_mixed(frame, layout=layout):
+            converted = [frame.to_ndarray()]
+        else:
+            resampling = True
+            converted = [resampled.to_ndarray() for resampled in resampler.resample(frame)]
+        for samples in converted:
+            samples = samples.astype(np.float32, copy=False)
             if lead < 0:
                 skipped = min(-lead, samples.shape[1])
                 samples, lead = samples[:, skipped:], lead + skipped
             yield samples
-    for resampled in resampler.resample(None):
-        yield resampled.to_ndarray().astype(np.float32, copy=False)
+    if resampling:
+        for resampled in resampler.resample(None):
+            yield resampled.to_ndarray().astype(np.float32, copy=False)
+
+
+def _as_mixed(frame: av.AudioFrame, *, layout: str) -> bool:
+    return (
+        frame.format.name == "fltp"
+        and frame.sample_rate == MIX_RATE_HZ
+        and frame.layout.name == layout
+    )
 
 
 def _take(pending: list[Block], count: int, *, channels: int) -> tuple[Block, list[Block]]:
