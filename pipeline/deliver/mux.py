@@ -305,6 +305,11 @@ def _aac_stream(out: av.container.OutputContainer, *, channels: int) -> AudioStr
     stream = out.add_stream("aac", rate=_MIX_RATE_HZ)
     stream.codec_context.layout = "stereo" if channels == 2 else "mono"
     stream.codec_context.bit_rate = _AAC_BITS_PER_CHANNEL * channels
+    # FFmpeg's "fast" quantizer search rather than its default "twoloop": at 96 kb/s a
+    # channel its maintainer found it sounds as good or better (twoloop earns its cost at
+    # low rates), and it takes a third of the CPU, which for a long stereo track is most
+    # of the remux.
+    stream.codec_context.options = {"aac_coder": "fast"}
     return stream
 
 
@@ -443,4 +448,7 @@ def _time_s(packet: AnyPacket) -> float:
     stamp = packet.dts if packet.dts is not None else packet.pts
     if stamp is None or packet.time_base is None:
         return 0.0
-    return float(stamp * packet.time_base)
+    # Plain float arithmetic: a Fraction product for each of a long file's packets is a
+    # noticeable share of a remux's CPU.
+    time_base = packet.time_base
+    return stamp * time_base.numerator / time_base.denominator

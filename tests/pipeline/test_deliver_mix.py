@@ -310,3 +310,63 @@ def test_an_original_whose_sound_starts_after_the_picture_keeps_its_place(
     onset = int(np.argmax(np.abs(mixed) > 1e-3))
     assert onset / MIX_RATE_HZ == pytest.approx(0.5, abs=0.002)
     assert _lock_in_amplitude(mixed, 0.6, 1.4) > 0.1
+
+
+class _CountingContainer:
+    """A container that counts its decode passes and otherwise is the real one."""
+
+    def __init__(self, container: object, passes: dict[str, int], name: str) -> None:
+        self._container, self._passes, self._name = container, passes, name
+
+    def decode(self, *args: object, **kwargs: object) -> object:
+        self._passes[self._name] = self._passes.get(self._name, 0) + 1
+        return self._container.decode(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, attribute: str) -> object:
+        return getattr(self._container, attribute)
+
+
+@pytest.mark.parametrize("limited", [False, True], ids=["levelled", "limited"])
+def test_voiceover_decodes_the_original_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limited: bool
+) -> None:
+    """Measuring the mix and writing it (and rewriting it when the limiter costs loudness)
+    read the original's soundtrack from one decode, not one per pass."""
+    import contextlib
+    from collections.abc import Iterator
+
+    import pipeline.deliver.mix as mix_module
+
+    real_open_media = mix_module.open_media
+    passes: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def counting_open_media(path: Path) -> Iterator[object]:
+        with real_open_media(path) as container:
+            yield _CountingContainer(container, passes, Path(path).name)
+
+    monkeypatch.setattr(mix_module, "open_media", counting_open_media)
+    if limited:
+        rng = np.random.default_rng(3)
+        bed = rng.normal(0.0, 0.003, round(DURATION_S * 48_000))
+        for at_s in (1.0, 5.0, 10.0):
+            at = round(at_s * 48_000)
+            bed[at : at + 48] += np.hanning(48) * 0.9
+        original = tmp_path / "original.flac"
+        soundfile.write(original, bed, 48_000, subtype="PCM_24")
+        dub = _write_dub(tmp_path / "dub.wav", amplitude=0.01)
+    else:
+        original = _write_original(tmp_path / "original.flac")
+        dub = _write_dub(tmp_path / "dub.wav")
+    report = mix_dub(
+        dub=dub,
+        original=original,
+        out_path=tmp_path / "mix.flac",
+        mode="voiceover",
+        duration_s=DURATION_S,
+        speech=SPEECH,
+    )
+    assert report.limiter_engaged is limited and report.passes >= 2
+    assert passes == {"original.flac": 1, "dub.wav": 1}
+    # Nothing the mix kept between its passes is left beside the result.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dub.wav", "mix.flac", "original.flac"]
