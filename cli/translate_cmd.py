@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ltb.pricing import PriceTable
     from pipeline.estimate import TranslationRequest
     from pipeline.plan import ChunkPlan, PlannedChunk
-    from pipeline.realtime.run import RealtimeRunResult
     from pipeline.run_local import RunResult
 
 console = Console()
@@ -123,7 +122,7 @@ def run_translate(
     engine: str = "file",
     dub_mix: str = DEFAULT_DUB_MIX,
     duck_db: float = DEFAULT_DUCK_DB,
-) -> RunResult | RealtimeRunResult:
+) -> RunResult:
     """Checks the request, runs it, prints progress and the summary."""
     from cli.provider_choice import chosen_provider
     from pipeline.estimate import TranslationRequest
@@ -195,7 +194,7 @@ def _run_realtime(
     max_speed: float,
     sessions: int,
     price_table: PriceTable,
-) -> RealtimeRunResult:
+) -> RunResult:
     """The realtime engine: segments streamed in parallel sessions."""
     from pipeline.provider import provider_endpoint
     from pipeline.ratelimit import LocalRateLimiter, quota
@@ -290,7 +289,7 @@ class _ProgressView:
         self.progress.update(self.total, note="assembling outputs")
 
 
-def _print_summary(result: RunResult | RealtimeRunResult) -> None:
+def _print_summary(result: RunResult) -> None:
     manifest: dict[str, Any] = result.manifest
     totals, cost = manifest["totals"], manifest["cost"]
     kinds = totals["by_kind"]

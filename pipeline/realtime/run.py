@@ -45,6 +45,7 @@ from pipeline.realtime.estimate import expected_output, segment_limits
 from pipeline.realtime.frames import frame_size, sample_frames
 from pipeline.realtime.manifest import realtime_manifest
 from pipeline.realtime.segments import Segment, plan_segments
+from pipeline.run_local import RunResult
 from pipeline.translate import RetryPolicy
 from pipeline.usage_records import JsonlUsageLog
 
@@ -56,15 +57,6 @@ class RealtimeJob:
     out_dir: Path
     max_speed: float = 1.25
     max_sessions: int = 4
-
-
-@dataclass(frozen=True, slots=True)
-class RealtimeRunResult:
-    outcome: str  # ok | no_speech | failed
-    manifest: dict[str, Any]
-    manifest_path: Path
-    outputs: dict[str, Path]
-    error: LtbError | None = None
 
 
 def require_source_lang(request: TranslationRequest) -> str:
@@ -85,7 +77,7 @@ def translate_file_realtime(
     client: RealtimeClient,
     limiter: RateLimiter,
     price_table: PriceTable,
-) -> RealtimeRunResult:
+) -> RunResult:
     source_lang = require_source_lang(job.request)
     analysis = analyse_source(job.source, limits=media_limits(settings), name=str(job.source))
     check_video_outputs(
@@ -212,7 +204,7 @@ def translate_file_realtime(
     )
     manifest_path = job.out_dir / MANIFEST_FILE
     _write_json(manifest_path, manifest)
-    return RealtimeRunResult(outcome, manifest, manifest_path, outputs, error)
+    return RunResult(outcome, manifest, manifest_path, outputs, error)
 
 
 def segment_works(
